@@ -1,0 +1,2 @@
+//! Command-line entry (being written).
+pub fn main() {}
