@@ -49,6 +49,7 @@ pub mod sqlstate {
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
     pub const SYNTAX_ERROR: &str = "42601";
+    pub const INVALID_NAME: &str = "42602";
     pub const UNDEFINED_COLUMN: &str = "42703";
     pub const UNDEFINED_FUNCTION: &str = "42883";
     pub const UNDEFINED_TABLE: &str = "42P01";

@@ -4,7 +4,9 @@
 //! Dependencies point one way: `backend` (protocol) → `sql` → storage layers, and
 //! everything may use `error`, `config` and `shmem` through their narrow APIs.
 
+pub mod access;
 pub mod backend;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -12,6 +14,8 @@ pub mod logging;
 pub mod postmaster;
 pub mod shmem;
 pub mod sql;
+pub mod storage;
 pub mod tools;
+pub mod wal;
 
 pub use error::{QuillError, QuillResult};

@@ -1,1 +1,244 @@
-//! (being written)
+//! The shared-memory segment: one `MAP_SHARED | MAP_ANONYMOUS` mapping created by the
+//! postmaster before it forks anything (DESIGN.md §2).
+//!
+//! Owns: the segment, its layout (control region, proc array, buffer pool, WAL
+//! buffers), and re-initialisation after a crash restart.
+//!
+//! Rules enforced here:
+//! 1. The segment is mapped once, before the first fork, so every child sees it at the
+//!    same address. Nothing inside it is a pointer: regions are found by offsets kept in
+//!    the process-private [`Shmem`] handle, which children inherit through fork.
+//! 2. Only atomics and the cross-process locks of [`spinlock`] and [`lwlock`] live in
+//!    the segment. `std::sync` types never do: they are per-process.
+//! 3. [`Shmem::reinitialize`] is called only by the postmaster, only when no child is
+//!    alive (at start and during crash restart), so it needs no lock.
+//!
+//! Callers: the postmaster creates and re-initialises; every other process reaches the
+//! regions through [`shmem()`] and the typed accessors.
+
+pub mod futex;
+pub mod lwlock;
+pub mod procarray;
+pub mod spinlock;
+
+use std::num::NonZeroUsize;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
+
+use procarray::ProcSlot;
+
+/// Size of a data page and of a buffer in the pool.
+pub const BLCKSZ: usize = 8192;
+
+/// Processes that are not client backends but hold a proc slot (startup, walwriter,
+/// checkpointer, and room for more).
+pub const NUM_AUX_PROC_SLOTS: usize = 8;
+
+/// Server-wide state, the first region of the segment.
+///
+/// Written by: the postmaster at (re)initialisation; later issues add counters that
+/// backends advance atomically. Read by anyone without a lock.
+#[repr(C)]
+pub struct ServerControl {
+    /// Incremented by every crash restart; lets a process tell a fresh segment.
+    pub generation: AtomicU64,
+    /// Next OID to hand out (catalog objects). Advanced atomically.
+    pub next_oid: AtomicU32,
+    /// Next transaction id to hand out. Advanced atomically.
+    pub next_xid: AtomicU32,
+    /// Checkpoint request flags, set by backends, cleared by the checkpointer.
+    pub checkpoint_request: AtomicU32,
+    /// Why the postmaster sent SIGQUIT ([`QuitReason`]); written by the postmaster just
+    /// before it signals, read by the children's SIGQUIT handler.
+    pub quit_reason: AtomicU32,
+}
+
+/// What a SIGQUIT from the postmaster means, so the child can tell its client.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuitReason {
+    /// Another process crashed; shared memory may be corrupt (crash restart).
+    Crash = 0,
+    /// Immediate shutdown was requested.
+    ImmediateShutdown = 1,
+}
+
+/// Where each region starts, in bytes from the segment base. Computed once from the
+/// configuration; identical in every process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShmemLayout {
+    pub control_offset: usize,
+    pub procs_offset: usize,
+    pub num_proc_slots: usize,
+    pub buffers_offset: usize,
+    pub buffers_len_bytes: usize,
+    pub wal_buffers_offset: usize,
+    pub wal_buffers_len_bytes: usize,
+    pub total_bytes: usize,
+}
+
+fn align_up(value: usize, align: usize) -> usize {
+    value.div_ceil(align) * align
+}
+
+impl ShmemLayout {
+    /// Lays the regions out one after another, each aligned to a page (the buffer pool
+    /// and WAL buffers to 8 KiB, so block I/O can use them directly).
+    pub fn compute(
+        max_connections: usize,
+        shared_buffers_bytes: usize,
+        wal_buffers_bytes: usize,
+    ) -> ShmemLayout {
+        let control_offset = 0;
+        let procs_offset = align_up(std::mem::size_of::<ServerControl>(), 64);
+        let num_proc_slots = max_connections + NUM_AUX_PROC_SLOTS;
+        let procs_end = procs_offset + num_proc_slots * std::mem::size_of::<ProcSlot>();
+        let buffers_offset = align_up(procs_end, BLCKSZ);
+        let buffers_len_bytes = align_up(shared_buffers_bytes.max(16 * BLCKSZ), BLCKSZ);
+        let wal_buffers_offset = buffers_offset + buffers_len_bytes;
+        let wal_buffers_len_bytes = align_up(wal_buffers_bytes.max(8 * BLCKSZ), BLCKSZ);
+        let total_bytes = wal_buffers_offset + wal_buffers_len_bytes;
+        ShmemLayout {
+            control_offset,
+            procs_offset,
+            num_proc_slots,
+            buffers_offset,
+            buffers_len_bytes,
+            wal_buffers_offset,
+            wal_buffers_len_bytes,
+            total_bytes,
+        }
+    }
+}
+
+/// Process-private handle on the shared segment. Created by the postmaster, inherited
+/// by every child through fork.
+pub struct Shmem {
+    base: NonNull<u8>,
+    layout: ShmemLayout,
+}
+
+// SAFETY: the handle is only a base address and offsets; all shared state behind it is
+// made of atomics and cross-process locks, which are safe to use from any thread.
+unsafe impl Send for Shmem {}
+// SAFETY: as above.
+unsafe impl Sync for Shmem {}
+
+static SHMEM: OnceLock<Shmem> = OnceLock::new();
+
+/// Creates the segment (postmaster only, before any fork) and initialises it.
+pub fn create(layout: ShmemLayout) -> std::io::Result<&'static Shmem> {
+    assert!(SHMEM.get().is_none(), "shared memory created twice");
+    let len = NonZeroUsize::new(layout.total_bytes).expect("segment size is never zero");
+    // SAFETY: a fresh anonymous mapping aliases no Rust object; MAP_SHARED makes the
+    // pages shared with children forked later (DESIGN.md §2, CRATES.md).
+    let base = unsafe {
+        mmap_anonymous(
+            None,
+            len,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_SHARED,
+        )
+    }
+    .map_err(std::io::Error::from)?;
+    let shmem = Shmem {
+        base: base.cast(),
+        layout,
+    };
+    if SHMEM.set(shmem).is_err() {
+        unreachable!("checked above");
+    }
+    let shmem = SHMEM.get().expect("just set");
+    shmem.reinitialize();
+    Ok(shmem)
+}
+
+/// The segment of this server. Panics if called before [`create`], which is a bug.
+pub fn shmem() -> &'static Shmem {
+    SHMEM.get().expect("shared memory is not attached")
+}
+
+/// The segment, if this process has one (tools and unit tests do not).
+pub fn try_shmem() -> Option<&'static Shmem> {
+    SHMEM.get()
+}
+
+impl Shmem {
+    pub fn layout(&self) -> &ShmemLayout {
+        &self.layout
+    }
+
+    /// Resets the control region and the proc array to their initial state.
+    ///
+    /// Called by the postmaster only, while no child process is alive (rule 3).
+    pub fn reinitialize(&self) {
+        // SAFETY: the control region and proc array lie inside the mapping (layout
+        // computed above) and are made only of atomics, for which all-zero bytes are a
+        // valid value; no other process is attached (rule 3), so no reference to them
+        // is alive while the bytes are overwritten.
+        unsafe {
+            let start = self.base.as_ptr();
+            let len = self.layout.buffers_offset;
+            std::ptr::write_bytes(start, 0, len);
+        }
+        let control = self.control();
+        let generation = control.generation.load(Ordering::Relaxed);
+        control.generation.store(generation + 1, Ordering::Relaxed);
+    }
+
+    pub fn control(&self) -> &ServerControl {
+        // SAFETY: offset 0 is inside the mapping, aligned (the mapping is page
+        // aligned), and the region holds a ServerControl of atomics for the life of
+        // the process.
+        unsafe {
+            &*(self
+                .base
+                .as_ptr()
+                .add(self.layout.control_offset)
+                .cast::<ServerControl>())
+        }
+    }
+
+    /// Every proc slot: client backends first, then auxiliary processes.
+    pub fn procs(&self) -> &[ProcSlot] {
+        // SAFETY: the proc array lies inside the mapping at a 64-byte aligned offset,
+        // holds `num_proc_slots` ProcSlots made only of atomics, and lives as long as
+        // the process.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.base
+                    .as_ptr()
+                    .add(self.layout.procs_offset)
+                    .cast::<ProcSlot>(),
+                self.layout.num_proc_slots,
+            )
+        }
+    }
+}
+
+/// The generation of the current segment (0 when this process has none).
+pub fn generation() -> u64 {
+    try_shmem().map_or(0, |s| s.control().generation.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_regions_do_not_overlap_and_are_aligned() {
+        let l = ShmemLayout::compute(100, 128 << 20, 16 << 20);
+        assert_eq!(l.num_proc_slots, 100 + NUM_AUX_PROC_SLOTS);
+        assert!(l.procs_offset >= std::mem::size_of::<ServerControl>());
+        assert!(
+            l.buffers_offset >= l.procs_offset + l.num_proc_slots * std::mem::size_of::<ProcSlot>()
+        );
+        assert_eq!(l.buffers_offset % BLCKSZ, 0);
+        assert_eq!(l.buffers_len_bytes, 128 << 20);
+        assert_eq!(l.wal_buffers_offset, l.buffers_offset + l.buffers_len_bytes);
+        assert_eq!(l.total_bytes, l.wal_buffers_offset + (16 << 20));
+    }
+}

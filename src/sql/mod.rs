@@ -1,1 +1,169 @@
-//! (being written)
+//! SQL: from query text to results (DESIGN.md §7), for the statements that need
+//! no storage yet — SELECT of expressions, SET/SHOW/RESET, and the
+//! transaction-block commands.
+//!
+//! # What it owns
+//! * Parsing ([`parse_query`]): PostgreSQL's own grammar through `pg_query`,
+//!   with PostgreSQL's syntax errors and positions (`parse.rs`, the only
+//!   `unsafe` in this folder: one call into libpg_query's C API for the error
+//!   position).
+//! * Values and types (`types.rs`, `value.rs`, `numeric.rs`, `float.rs`):
+//!   PostgreSQL's type OIDs, typmods, and text input/output functions. These do
+//!   not depend on the parse tree; the storage layer reuses them.
+//! * Expressions: analysis (`analyze.rs`, `coerce.rs`, `operators.rs`,
+//!   `funcs.rs`), constant folding and evaluation (`eval.rs`, `arith.rs`,
+//!   `cast.rs`), and output column names (`colname.rs`).
+//! * Statement execution ([`execute`]): `select.rs`, `utility.rs`, and the
+//!   command tags of everything else (`tags.rs`).
+//!
+//! # The pipeline
+//! 1. **parse**: text → `pg_query` raw parse trees, one [`Statement`] each,
+//!    keeping the whole query string so positions count from its start.
+//! 2. **analyze**: raw tree → typed [`expr::Expr`]: names resolved, operators
+//!    and functions chosen by PostgreSQL's rules, implicit casts made explicit,
+//!    string literals converted to the type their context needs.
+//! 3. **fold**: constant subexpressions computed once, as PostgreSQL's planner
+//!    does (so `SELECT 1/0 WHERE false` fails as it does there).
+//! 4. **evaluate**: per row (here: at most one), in text format for the client.
+//!
+//! # Rules
+//! 1. PostgreSQL 15 is the specification: results, column names, type OIDs and
+//!    typmods, SQLSTATEs, messages, hints and positions are PostgreSQL's; every
+//!    behaviour the tests pin was checked against a real PostgreSQL 15.
+//! 2. Errors are values. Nothing a client sends may panic: analysis and
+//!    evaluation return [`QuillError`]s; an "internal" error means a bug here.
+//! 3. Positions are 1-based character positions in the whole query string,
+//!    attached where PostgreSQL attaches them: to analysis errors (unknown
+//!    column, bad literal, no such operator), never to run-time errors
+//!    (division by zero, overflow).
+//! 4. What Quill does not do yet fails with SQLSTATE 0A000 and a message naming
+//!    the feature ("CREATE TABLE is not supported yet"), never with a wrong
+//!    answer.
+//! 5. The session (settings, transaction block, cancel flag) lives behind
+//!    [`SessionContext`]; this module keeps no state between statements.
+//!
+//! Callers: the backend's command loop (`crate::backend`). This module calls
+//! nothing below it yet.
+
+mod analyze;
+mod arith;
+mod cast;
+mod coerce;
+mod colname;
+mod eval;
+mod expr;
+pub mod float;
+mod funcs;
+pub mod numeric;
+mod operators;
+mod parse;
+mod select;
+mod tags;
+pub mod types;
+mod utility;
+pub mod value;
+
+#[cfg(test)]
+mod tests;
+
+pub use numeric::Numeric;
+pub use parse::{parse_query, Statement};
+pub use types::SqlType;
+pub use value::Datum;
+
+use pg_query::NodeEnum;
+
+use crate::error::{QuillError, QuillResult};
+
+/// The transaction-block commands the protocol layer must recognise (only
+/// COMMIT and ROLLBACK may run in an aborted block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnCommand {
+    /// BEGIN / START TRANSACTION.
+    Begin,
+    /// COMMIT / END.
+    Commit,
+    /// ROLLBACK / ABORT.
+    Rollback,
+}
+
+/// What SQL execution needs from the session it runs in.
+pub trait SessionContext {
+    fn current_user(&self) -> &str;
+    fn current_database(&self) -> &str;
+    fn backend_pid(&self) -> i32;
+    /// Err(57014 "canceling statement due to user request") once a cancel arrived (or 57P01 on shutdown).
+    fn check_for_interrupts(&mut self) -> QuillResult<()>;
+    fn show_setting(&self, name: &str) -> QuillResult<String>;
+    /// (name, setting, description) rows for SHOW ALL.
+    fn show_all_settings(&self) -> Vec<(String, String, String)>;
+    /// value None = DEFAULT. is_local = SET LOCAL.
+    fn set_setting(&mut self, name: &str, value: Option<&str>, is_local: bool) -> QuillResult<()>;
+    /// name "all" = RESET ALL.
+    fn reset_setting(&mut self, name: &str) -> QuillResult<()>;
+    /// Applies BEGIN/COMMIT/ROLLBACK to the session's transaction block; returns the command tag ("BEGIN", "COMMIT", "ROLLBACK") and may emit notices/warnings itself.
+    /// (For START TRANSACTION, [`execute`] turns a returned "BEGIN" into "START TRANSACTION".)
+    fn transaction_command(&mut self, cmd: TxnCommand) -> QuillResult<String>;
+    /// Send a NOTICE/WARNING to the client (severity text like "WARNING", sqlstate, message).
+    fn notice(&mut self, severity: &'static str, sqlstate: &'static str, message: String);
+}
+
+/// The outcome of one statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// RowDescription, if the statement returns rows (even zero of them).
+    pub columns: Option<Vec<Column>>,
+    /// Text-format values; None = NULL.
+    pub rows: Vec<Vec<Option<String>>>,
+    /// The CommandComplete tag ("SELECT 1", "SET", "SHOW").
+    pub tag: String,
+}
+
+/// One RowDescription field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub type_oid: u32,
+    pub type_len: i16,
+    pub type_mod: i32,
+}
+
+impl Column {
+    pub fn new(name: String, ty: SqlType, type_mod: i32) -> Column {
+        Column {
+            name,
+            type_oid: ty.oid(),
+            type_len: ty.len(),
+            type_mod,
+        }
+    }
+}
+
+impl Statement {
+    /// Which transaction-block command this is, if any that Quill runs.
+    pub fn txn_command(&self) -> Option<TxnCommand> {
+        match self.node() {
+            NodeEnum::TransactionStmt(t) => utility::txn_command_of(t),
+            _ => None,
+        }
+    }
+
+    /// PostgreSQL's command tag for this kind of statement ("CREATE TABLE").
+    pub fn command_tag(&self) -> &'static str {
+        tags::command_tag(self.node())
+    }
+}
+
+/// Executes one statement in the given session.
+pub fn execute(stmt: &Statement, ctx: &mut dyn SessionContext) -> QuillResult<QueryResult> {
+    match stmt.node() {
+        NodeEnum::SelectStmt(select) => select::execute(stmt, select, ctx),
+        NodeEnum::VariableSetStmt(set) => utility::set(stmt, set, ctx),
+        NodeEnum::VariableShowStmt(show) => utility::show(show, ctx),
+        NodeEnum::TransactionStmt(t) => utility::transaction(stmt, t, ctx),
+        other => Err(QuillError::feature_not_supported(format!(
+            "{} is not supported yet",
+            tags::command_tag(other)
+        ))),
+    }
+}

@@ -1,1 +1,6 @@
-//! (being written)
+//! Offline and control commands behind the `quill` executable's subcommands:
+//! creating a data directory ([`initdb`]) and controlling a running server
+//! ([`ctl`]: stop, status), in the manner of initdb and pg_ctl.
+
+pub mod ctl;
+pub mod initdb;

@@ -1,0 +1,154 @@
+//! The command loop: read a message, act on it, answer, repeat — PostgreSQL's
+//! PostgresMain.
+//!
+//! Simple Query runs each statement of the string in turn and stops at the first
+//! error. The extended protocol is not served yet: its messages get one 0A000 error
+//! and are then skipped until Sync, as PostgreSQL skips after an error.
+
+use pgwire::messages::PgWireFrontendMessage;
+
+use super::interrupts;
+use super::protocol::messages::{self, TxnStatus};
+use super::protocol::{Connection, Incoming};
+use super::session::Session;
+use crate::error::{sqlstate, QuillError};
+use crate::sql::{self, TxnCommand};
+
+/// Serves the session until the client leaves or a FATAL ends it; returns the exit
+/// code for the process.
+pub fn run(conn: &mut Connection, session: &mut Session) -> i32 {
+    let mut skipping_until_sync = false;
+    loop {
+        if conn.flush().is_err() {
+            return 0; // the client went away
+        }
+        if interrupts::take_reload() {
+            session.reload_config();
+        }
+        let message = match conn.read_message() {
+            Ok(Incoming::Eof) => return 0,
+            Ok(Incoming::Message(message)) => message,
+            Err(error) if error.is_fatal() => return fatal(conn, &error),
+            Err(error) => {
+                // A well-framed message with bad content (e.g. invalid UTF-8).
+                conn.send_error(&error);
+                session.statement_failed();
+                conn.send(messages::ready_for_query(session.txn_status()));
+                continue;
+            }
+        };
+        if skipping_until_sync && message.is_extended_query() {
+            if matches!(message, PgWireFrontendMessage::Sync(_)) {
+                skipping_until_sync = false;
+                conn.send(messages::ready_for_query(session.txn_status()));
+            }
+            continue;
+        }
+        match message {
+            PgWireFrontendMessage::Query(query) => {
+                interrupts::clear_cancel();
+                if let Some(code) = simple_query(conn, session, &query.query) {
+                    return code;
+                }
+                conn.send(messages::ready_for_query(session.txn_status()));
+            }
+            PgWireFrontendMessage::Terminate(_) => return 0,
+            PgWireFrontendMessage::Sync(_) => {
+                conn.send(messages::ready_for_query(session.txn_status()));
+            }
+            PgWireFrontendMessage::Flush(_) => {}
+            message if message.is_extended_query() => {
+                conn.send_error(&QuillError::feature_not_supported(
+                    "the extended query protocol is not supported yet",
+                ));
+                session.statement_failed();
+                skipping_until_sync = true;
+            }
+            // Copy messages outside COPY are ignored, as PostgreSQL does.
+            PgWireFrontendMessage::CopyData(_)
+            | PgWireFrontendMessage::CopyDone(_)
+            | PgWireFrontendMessage::CopyFail(_) => {}
+            other => {
+                let error = QuillError::protocol_violation(format!(
+                    "unexpected message type {:?} after startup",
+                    message_name(&other)
+                ));
+                return fatal(conn, &error);
+            }
+        }
+    }
+}
+
+fn message_name(message: &PgWireFrontendMessage) -> &'static str {
+    match message {
+        PgWireFrontendMessage::PasswordMessageFamily(_) => "password",
+        PgWireFrontendMessage::Startup(_) => "startup",
+        PgWireFrontendMessage::CancelRequest(_) => "cancel",
+        _ => "other",
+    }
+}
+
+/// Sends a FATAL and returns the exit code for it.
+fn fatal(conn: &mut Connection, error: &QuillError) -> i32 {
+    conn.send_error(error);
+    let _ = conn.flush();
+    log::error!(target: crate::logging::FATAL_TARGET, "{}", error.message);
+    1
+}
+
+/// Runs one simple-Query string. `Some(code)` means the session must end.
+fn simple_query(conn: &mut Connection, session: &mut Session, text: &str) -> Option<i32> {
+    let statements = match sql::parse_query(text) {
+        Ok(statements) => statements,
+        Err(error) => {
+            conn.send_error(&error);
+            session.statement_failed();
+            return None;
+        }
+    };
+    if statements.is_empty() {
+        conn.send(messages::empty_query_response());
+        return None;
+    }
+    for statement in &statements {
+        let ends_block = matches!(
+            statement.txn_command(),
+            Some(TxnCommand::Commit | TxnCommand::Rollback)
+        );
+        if session.txn_status() == TxnStatus::Failed && !ends_block {
+            conn.send_error(&QuillError::new(
+                sqlstate::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+            return None;
+        }
+        let reported_before = session.reported_parameters();
+        let outcome = sql::execute(statement, session);
+        for (severity, notice) in session.take_notices() {
+            conn.send(messages::notice_response(severity, &notice));
+        }
+        match outcome {
+            Ok(result) => {
+                if let Some(columns) = &result.columns {
+                    conn.send(messages::row_description(columns));
+                }
+                for row in &result.rows {
+                    conn.send(messages::data_row(row));
+                }
+                conn.send(messages::command_complete(&result.tag));
+                for (name, value) in session.reported_parameters() {
+                    if !reported_before.contains(&(name.clone(), value.clone())) {
+                        conn.send(messages::parameter_status(&name, &value));
+                    }
+                }
+            }
+            Err(error) if error.is_fatal() => return Some(fatal(conn, &error)),
+            Err(error) => {
+                conn.send_error(&error);
+                session.statement_failed();
+                return None;
+            }
+        }
+    }
+    None
+}

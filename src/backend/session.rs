@@ -1,0 +1,268 @@
+//! Per-session state: who is connected, the session's settings, and the transaction
+//! block state. Implements [`crate::sql::SessionContext`], the narrow interface SQL
+//! execution uses to reach the session.
+//!
+//! Transaction blocks follow PostgreSQL: BEGIN opens a block (`T`), an error inside
+//! it makes it failed (`E`, only COMMIT/ROLLBACK accepted, COMMIT then reports
+//! ROLLBACK), and settings changed inside a block are undone if it rolls back; `SET
+//! LOCAL` changes last until the block ends.
+
+use crate::backend::interrupts;
+use crate::backend::protocol::messages::TxnStatus;
+use crate::config::{Config, SetSource};
+use crate::error::{sqlstate, QuillError, QuillResult};
+use crate::sql::{SessionContext, TxnCommand};
+
+pub struct Session {
+    data_dir: std::path::PathBuf,
+    user: String,
+    database: String,
+    pid: i32,
+    /// Settings as the session currently sees them.
+    config: Config,
+    /// Values RESET returns to: the server's configuration plus startup options.
+    baseline: Config,
+    txn: TxnStatus,
+    /// Settings at BEGIN, restored on ROLLBACK.
+    config_at_begin: Option<Config>,
+    /// Names changed with SET LOCAL in the current block.
+    local_settings: Vec<String>,
+    /// Notices raised while a statement ran, sent before its result.
+    pending_notices: Vec<(&'static str, QuillError)>,
+}
+
+impl Session {
+    pub fn new(
+        data_dir: std::path::PathBuf,
+        user: String,
+        database: String,
+        config: Config,
+    ) -> Session {
+        Session {
+            data_dir,
+            user,
+            database,
+            pid: nix::unistd::getpid().as_raw(),
+            baseline: config.clone(),
+            config,
+            txn: TxnStatus::Idle,
+            config_at_begin: None,
+            local_settings: Vec::new(),
+            pending_notices: Vec::new(),
+        }
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    pub fn application_name(&self) -> String {
+        self.config.show("application_name").unwrap_or_default()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn txn_status(&self) -> TxnStatus {
+        self.txn
+    }
+
+    /// A startup-packet parameter or `-c` option.
+    pub fn apply_startup_setting(&mut self, name: &str, value: &str) -> QuillResult<()> {
+        self.config.set(name, value, SetSource::Startup)
+    }
+
+    /// Records who the authenticated user is; done before the client's startup
+    /// options are applied, since superuser-only settings check it.
+    pub fn set_authenticated_user(&mut self, is_superuser: bool) -> QuillResult<()> {
+        let user = self.user.clone();
+        self.config
+            .set("session_authorization", &user, SetSource::Internal)?;
+        self.config.set(
+            "is_superuser",
+            if is_superuser { "on" } else { "off" },
+            SetSource::Internal,
+        )
+    }
+
+    /// After startup, RESET returns to what the client asked for at connect time.
+    pub fn mark_startup_settings_as_baseline(&mut self) {
+        self.baseline = self.config.clone();
+    }
+
+    /// The (name, value) pairs sent as ParameterStatus.
+    pub fn reported_parameters(&self) -> Vec<(String, String)> {
+        crate::config::parameter_status_names()
+            .iter()
+            .filter_map(|name| self.config.show(name).ok().map(|v| (name.to_string(), v)))
+            .collect()
+    }
+
+    /// Notices queued by the last statement, oldest first.
+    pub fn take_notices(&mut self) -> Vec<(&'static str, QuillError)> {
+        std::mem::take(&mut self.pending_notices)
+    }
+
+    /// An error ended the current statement: a transaction block becomes failed.
+    pub fn statement_failed(&mut self) {
+        if self.txn == TxnStatus::InBlock {
+            self.txn = TxnStatus::Failed;
+        }
+    }
+
+    /// A SIGHUP arrived: re-read the configuration for settings this session has not
+    /// overridden.
+    pub fn reload_config(&mut self) {
+        // Each value remembers its source, so a reload never overrides what the
+        // session SET or the client asked for at startup.
+        if let Ok((reloaded, messages)) = self.config.reload_in_backend(&self.data_dir) {
+            for message in messages {
+                log::debug!("{message}");
+            }
+            self.config = reloaded;
+        }
+        if let Ok((reloaded, _)) = self.baseline.reload_in_backend(&self.data_dir) {
+            self.baseline = reloaded;
+        }
+        crate::logging::set_level(self.config.log_min_messages());
+    }
+
+    fn end_block(&mut self, commit: bool) {
+        if let Some(at_begin) = self.config_at_begin.take() {
+            if commit {
+                for name in std::mem::take(&mut self.local_settings) {
+                    if let Ok(value) = at_begin.show(&name) {
+                        let _ = self.config.set(&name, &value, SetSource::Internal);
+                    }
+                }
+            } else {
+                self.config = at_begin;
+            }
+        }
+        self.local_settings.clear();
+        self.txn = TxnStatus::Idle;
+    }
+
+    fn warn(&mut self, sqlstate: &'static str, message: &str) {
+        self.pending_notices
+            .push(("WARNING", QuillError::new(sqlstate, message)));
+    }
+}
+
+impl SessionContext for Session {
+    fn current_user(&self) -> &str {
+        &self.user
+    }
+
+    fn current_database(&self) -> &str {
+        &self.database
+    }
+
+    fn backend_pid(&self) -> i32 {
+        self.pid
+    }
+
+    fn check_for_interrupts(&mut self) -> QuillResult<()> {
+        interrupts::check_for_interrupts()
+    }
+
+    fn show_setting(&self, name: &str) -> QuillResult<String> {
+        self.config.show(name)
+    }
+
+    fn show_all_settings(&self) -> Vec<(String, String, String)> {
+        self.config.show_all()
+    }
+
+    fn set_setting(&mut self, name: &str, value: Option<&str>, is_local: bool) -> QuillResult<()> {
+        if is_local && self.txn == TxnStatus::Idle {
+            self.warn(
+                sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                "SET LOCAL can only be used in transaction blocks",
+            );
+            return Ok(());
+        }
+        match value {
+            Some(value) => {
+                if let Some(notice) =
+                    self.config
+                        .set_with_notice(name, value, SetSource::Session)?
+                {
+                    self.pending_notices.push((
+                        "NOTICE",
+                        QuillError::new(sqlstate::SUCCESSFUL_COMPLETION, notice),
+                    ));
+                }
+            }
+            None => self.config.reset(name, &self.baseline)?,
+        }
+        if is_local {
+            self.local_settings.push(name.to_string());
+        }
+        Ok(())
+    }
+
+    fn reset_setting(&mut self, name: &str) -> QuillResult<()> {
+        if name.eq_ignore_ascii_case("all") {
+            self.config.reset_all(&self.baseline);
+            Ok(())
+        } else {
+            self.config.reset(name, &self.baseline)
+        }
+    }
+
+    fn transaction_command(&mut self, cmd: TxnCommand) -> QuillResult<String> {
+        match cmd {
+            TxnCommand::Begin => {
+                if self.txn == TxnStatus::Idle {
+                    self.txn = TxnStatus::InBlock;
+                    self.config_at_begin = Some(self.config.clone());
+                } else {
+                    self.warn(
+                        sqlstate::ACTIVE_SQL_TRANSACTION,
+                        "there is already a transaction in progress",
+                    );
+                }
+                Ok("BEGIN".into())
+            }
+            TxnCommand::Commit => match self.txn {
+                TxnStatus::Idle => {
+                    self.warn(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "there is no transaction in progress",
+                    );
+                    Ok("COMMIT".into())
+                }
+                TxnStatus::InBlock => {
+                    self.end_block(true);
+                    Ok("COMMIT".into())
+                }
+                TxnStatus::Failed => {
+                    self.end_block(false);
+                    Ok("ROLLBACK".into())
+                }
+            },
+            TxnCommand::Rollback => {
+                if self.txn == TxnStatus::Idle {
+                    self.warn(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "there is no transaction in progress",
+                    );
+                } else {
+                    self.end_block(false);
+                }
+                Ok("ROLLBACK".into())
+            }
+        }
+    }
+
+    fn notice(&mut self, severity: &'static str, sqlstate: &'static str, message: String) {
+        self.pending_notices
+            .push((severity, QuillError::new(sqlstate, message)));
+    }
+}

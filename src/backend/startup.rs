@@ -1,0 +1,178 @@
+//! Backend startup: the first packet, SSL/GSS refusal, cancel requests, the startup
+//! message, authentication (`trust` for now), and the messages that tell the client
+//! the session is ready (AuthenticationOk, ParameterStatus, BackendKeyData,
+//! ReadyForQuery).
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::protocol::messages::{self, TxnStatus};
+use super::protocol::startup::StartupPacket;
+use super::protocol::{Connection, Incoming};
+use super::session::Session;
+use super::{BackendLaunch, StartupRefusal};
+use crate::catalog::BootstrapCatalog;
+use crate::error::{sqlstate, QuillError, QuillResult};
+use crate::shmem::procarray::{find_backend_for_cancel, ProcKind};
+
+/// Startup parameters that are not settings.
+const NON_SETTING_PARAMS: &[&str] = &["user", "database", "options", "replication"];
+
+/// Runs the startup phase. `Ok(None)`: the connection ended without a session
+/// (a cancel request, or the client left); `Err`: a FATAL to send.
+pub fn start_session(
+    conn: &mut Connection,
+    launch: &BackendLaunch,
+) -> QuillResult<Option<Session>> {
+    let mut negotiations = 0;
+    let (params, minor) = loop {
+        let packet = match conn.read_startup_packet()? {
+            Incoming::Eof => return Ok(None),
+            Incoming::Message(packet) => packet,
+        };
+        match packet {
+            StartupPacket::SslRequest | StartupPacket::GssEncRequest => {
+                negotiations += 1;
+                if negotiations > 2 {
+                    return Err(QuillError::protocol_violation(
+                        "too many encryption requests",
+                    ));
+                }
+                conn.send_raw(b"N");
+                conn.flush()
+                    .map_err(|e| QuillError::io("could not send data to client", &e))?;
+            }
+            StartupPacket::Cancel { pid, key } => {
+                process_cancel_request(pid, key);
+                return Ok(None);
+            }
+            StartupPacket::Startup { params, minor, .. } => break (params, minor),
+        }
+    };
+    if let Some(refusal) = launch.refusal {
+        return Err(refusal_error(refusal));
+    }
+    let slot = launch
+        .slot
+        .expect("a backend without a refusal always has a proc slot");
+
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let user = match param("user") {
+        Some(user) if !user.is_empty() => user,
+        _ => {
+            return Err(QuillError::fatal(
+                sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
+                "no PostgreSQL user name specified in startup packet",
+            ))
+        }
+    };
+    let database = param("database")
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| user.clone());
+    if launch.config.log_connections() {
+        let host = if conn.is_unix_socket() {
+            "[local]"
+        } else {
+            "127.0.0.1"
+        };
+        log::info!("connection received: host={host}");
+    }
+
+    let catalog = BootstrapCatalog::load(&launch.data_dir)
+        .map_err(|e| QuillError::fatal(sqlstate::IO_ERROR, e.to_string()))?;
+    if !catalog.role_exists(&user) {
+        return Err(QuillError::fatal(
+            sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
+            format!("role \"{user}\" does not exist"),
+        ));
+    }
+    if catalog.database_oid(&database).is_none() {
+        return Err(QuillError::fatal(
+            sqlstate::INVALID_CATALOG_NAME,
+            format!("database \"{database}\" does not exist"),
+        ));
+    }
+
+    let mut session = Session::new(
+        launch.data_dir.clone(),
+        user,
+        database,
+        launch.config.clone(),
+    );
+    let mut settings: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !NON_SETTING_PARAMS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    if let Some(options) = param("options") {
+        settings.extend(crate::config::split_startup_options(&options)?);
+    }
+    let as_fatal = |mut e: QuillError| {
+        e.severity = crate::error::Severity::Fatal;
+        e
+    };
+    session.set_authenticated_user(true).map_err(as_fatal)?;
+    for (name, value) in settings {
+        session
+            .apply_startup_setting(&name, &value)
+            .map_err(as_fatal)?;
+    }
+    session.mark_startup_settings_as_baseline();
+
+    let shmem = crate::shmem::shmem();
+    shmem.procs()[slot].occupy(ProcKind::Backend, launch.cancel_key);
+
+    conn.send(messages::authentication_ok());
+    for (name, value) in session.reported_parameters() {
+        conn.send(messages::parameter_status(&name, &value));
+    }
+    let _ = minor; // protocol 3.x minor versions above 0 are served as 3.0
+    conn.send(messages::backend_key_data(
+        nix::unistd::getpid().as_raw(),
+        launch.cancel_key,
+    ));
+    conn.send(messages::ready_for_query(TxnStatus::Idle));
+    if launch.config.log_connections() {
+        log::info!(
+            "connection authorized: user={} database={} application_name={}",
+            session.user(),
+            session.database(),
+            session.application_name()
+        );
+    }
+    Ok(Some(session))
+}
+
+/// Signals the backend a CancelRequest names, if pid and key match a live backend.
+/// Nothing is sent back, whatever happens (PostgreSQL's rule: a cancel reveals nothing).
+fn process_cancel_request(pid: i32, key: i32) {
+    let procs = crate::shmem::shmem().procs();
+    match find_backend_for_cancel(procs, pid, key) {
+        Some(target) => {
+            let _ = kill(Pid::from_raw(target), Signal::SIGINT);
+        }
+        None => log::info!("wrong key in cancel request for process {pid}"),
+    }
+}
+
+fn refusal_error(refusal: StartupRefusal) -> QuillError {
+    match refusal {
+        StartupRefusal::TooManyClients => QuillError::fatal(
+            sqlstate::TOO_MANY_CONNECTIONS,
+            "sorry, too many clients already",
+        ),
+        StartupRefusal::ShuttingDown => QuillError::fatal(
+            sqlstate::CANNOT_CONNECT_NOW,
+            "the database system is shutting down",
+        ),
+        StartupRefusal::InRecovery => QuillError::fatal(
+            sqlstate::CANNOT_CONNECT_NOW,
+            "the database system is in recovery mode",
+        ),
+    }
+}

@@ -1,0 +1,160 @@
+//! `postmaster.pid`: the lock that keeps two postmasters off one data directory, and
+//! the way `quill stop`/`quill status` find the running server.
+//!
+//! Format, as PostgreSQL's: line 1 pid, 2 data directory, 3 start time (epoch
+//! seconds), 4 port, 5 first Unix socket directory, 6 first listen address, 7 shared
+//! memory key (unused: 0), 8 status (`starting`, `ready   `, `stopping`).
+//!
+//! A file left behind by a postmaster that was killed is stale when its pid is not a
+//! live process (or is our own pid, reused): it is replaced. Otherwise starting fails
+//! with PostgreSQL's message and hint.
+
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+pub const PID_FILE_NAME: &str = "postmaster.pid";
+
+/// Status words written on line 8.
+pub const STATUS_STARTING: &str = "starting";
+pub const STATUS_READY: &str = "ready   ";
+pub const STATUS_STOPPING: &str = "stopping";
+
+/// Owns the lock file; removes it when dropped in the process that created it.
+pub struct PidFile {
+    path: PathBuf,
+    owner_pid: u32,
+    lines: Vec<String>,
+}
+
+/// True if a process with this pid exists (signal 0 probes without signalling).
+pub fn process_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::EPERM) => true,
+        Err(_) => false,
+    }
+}
+
+/// Reads the pid on line 1 of a lock file, if the file exists and is well formed.
+pub fn read_pid(path: &Path) -> Option<i32> {
+    let text = fs::read_to_string(path).ok()?;
+    text.lines().next()?.trim().parse().ok()
+}
+
+impl PidFile {
+    /// Creates the lock file exclusively, replacing a stale one.
+    ///
+    /// `what` names the lock in messages (`"postmaster.pid"` or a socket lock path).
+    pub fn acquire(path: &Path, lines: Vec<String>) -> Result<PidFile, String> {
+        for _attempt in 0..10 {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(mut file) => {
+                    let body = lines.join("\n") + "\n";
+                    file.write_all(body.as_bytes())
+                        .and_then(|_| file.sync_all())
+                        .map_err(|e| {
+                            format!("could not write lock file \"{}\": {e}", path.display())
+                        })?;
+                    return Ok(PidFile {
+                        path: path.to_path_buf(),
+                        owner_pid: std::process::id(),
+                        lines,
+                    });
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    let other = read_pid(path);
+                    let me = std::process::id() as i32;
+                    let parent = nix::unistd::getppid().as_raw();
+                    match other {
+                        Some(pid) if pid != me && pid != parent && process_alive(pid) => {
+                            return Err(format!(
+                                "lock file \"{}\" already exists\nHINT:  Is another postmaster (PID {pid}) running in data directory \"{}\"?",
+                                path.display(),
+                                lines.get(1).map(String::as_str).unwrap_or("")
+                            ));
+                        }
+                        _ => {
+                            // Stale (its postmaster is gone) or unreadable: replace it.
+                            let _ = fs::remove_file(path);
+                        }
+                    }
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "could not create lock file \"{}\": {e}",
+                        path.display()
+                    ))
+                }
+            }
+        }
+        Err(format!(
+            "could not create lock file \"{}\": too many attempts",
+            path.display()
+        ))
+    }
+
+    /// The process that created the file (and alone may remove it).
+    pub fn owner(&self) -> u32 {
+        self.owner_pid
+    }
+
+    /// Rewrites line 8 (the status word) so `quill status` and `pg_ctl`-like tools
+    /// can tell starting from ready.
+    pub fn set_status(&mut self, status: &str) {
+        while self.lines.len() < 8 {
+            self.lines.push(String::new());
+        }
+        self.lines[7] = status.to_string();
+        let body = self.lines.join("\n") + "\n";
+        let tmp = self.path.with_extension("pid.tmp");
+        if fs::write(&tmp, body).is_ok() {
+            let _ = fs::rename(&tmp, &self.path);
+        }
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        // A forked child inherits the value but must never remove the postmaster's lock.
+        if std::process::id() == self.owner_pid {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_lock_is_replaced_and_live_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PID_FILE_NAME);
+        // A pid that cannot be alive: stale.
+        fs::write(&path, "999999999\n/x\n").unwrap();
+        let lock = PidFile::acquire(&path, vec![std::process::id().to_string()]).unwrap();
+        assert_eq!(read_pid(&path), Some(std::process::id() as i32));
+        drop(lock);
+        assert!(!path.exists());
+        // pid 1 is always alive: refused with PostgreSQL's message.
+        fs::write(&path, "1\n/x\n").unwrap();
+        let err = PidFile::acquire(&path, vec!["0".into(), "/data".into()])
+            .err()
+            .unwrap();
+        assert!(err.contains("already exists"), "{err}");
+        assert!(
+            err.contains("Is another postmaster (PID 1) running"),
+            "{err}"
+        );
+    }
+}

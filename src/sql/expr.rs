@@ -1,0 +1,116 @@
+//! The analyzed expression tree: what [`super::analyze`] produces from the parse
+//! tree and [`super::eval`] computes.
+//!
+//! Every node already has its result type and typmod decided, and every operand
+//! already has the type its operator or function takes (implicit casts are explicit
+//! nodes), so evaluation never resolves types. `location` is the byte offset of the
+//! expression's leftmost token in the query string (-1 if none), PostgreSQL's
+//! `exprLocation`, used for error positions found after the node was built.
+
+use super::arith::{CmpOp, Operator};
+use super::funcs::Func;
+use super::types::SqlType;
+use super::value::Datum;
+
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub ty: SqlType,
+    pub typmod: i32,
+    pub location: i32,
+}
+
+/// IS [NOT] TRUE / FALSE / UNKNOWN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoolTest {
+    IsTrue,
+    IsNotTrue,
+    IsFalse,
+    IsNotFalse,
+    IsUnknown,
+    IsNotUnknown,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    Const(Datum),
+    /// The operand of a simple `CASE x WHEN …`, evaluated once (PostgreSQL's
+    /// CaseTestExpr).
+    CaseTest,
+    /// A type conversion to `Expr::ty` / `Expr::typmod`.
+    Cast {
+        arg: Box<Expr>,
+        explicit: bool,
+    },
+    /// An operator; its operands already have the operator's input type.
+    Op {
+        op: Operator,
+        args: Vec<Expr>,
+    },
+    Func {
+        func: Func,
+        args: Vec<Expr>,
+    },
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    NullTest {
+        arg: Box<Expr>,
+        is_null: bool,
+    },
+    BoolTest {
+        arg: Box<Expr>,
+        test: BoolTest,
+    },
+    /// `CASE`; with an operand, each WHEN condition compares [`ExprKind::CaseTest`].
+    Case {
+        operand: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        default: Box<Expr>,
+    },
+    Coalesce(Vec<Expr>),
+    /// GREATEST / LEAST: NULLs are ignored; `bpchar` says how strings compare.
+    MinMax {
+        greatest: bool,
+        args: Vec<Expr>,
+        bpchar: bool,
+    },
+    /// NULLIF(a, b): NULL if a = b under `op`, else a.
+    NullIf {
+        args: Box<[Expr; 2]>,
+        op: CmpOp,
+        bpchar: bool,
+    },
+}
+
+impl Expr {
+    pub fn new(kind: ExprKind, ty: SqlType, typmod: i32, location: i32) -> Expr {
+        Expr {
+            kind,
+            ty,
+            typmod,
+            location,
+        }
+    }
+
+    pub fn constant(value: Datum, ty: SqlType, typmod: i32, location: i32) -> Expr {
+        Expr::new(ExprKind::Const(value), ty, typmod, location)
+    }
+
+    pub fn as_const(&self) -> Option<&Datum> {
+        match &self.kind {
+            ExprKind::Const(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The leftmost of two locations, ignoring unknown (-1) ones (PostgreSQL's
+    /// `leftmostLoc`).
+    pub fn leftmost(a: i32, b: i32) -> i32 {
+        match (a < 0, b < 0) {
+            (true, _) => b,
+            (_, true) => a,
+            _ => a.min(b),
+        }
+    }
+}

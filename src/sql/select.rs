@@ -1,0 +1,282 @@
+//! SELECT without tables: analyze the select list, WHERE, ORDER BY and
+//! LIMIT/OFFSET in PostgreSQL's order (so the first error reported is the one
+//! PostgreSQL reports), fold constants, then produce zero or one row.
+//!
+//! There is no storage yet, so a FROM clause naming a table fails with
+//! PostgreSQL's "relation does not exist", and clauses that need real row sets
+//! (GROUP BY, set operations, WITH, …) are reported as not supported.
+
+use pg_query::protobuf::{self, a_const, SetOperation};
+use pg_query::{Node, NodeEnum};
+
+use super::analyze::{node_location, Analyzer};
+use super::colname::figure_colname;
+use super::eval::{eval, fold};
+use super::expr::Expr;
+use super::parse::Statement;
+use super::types::SqlType;
+use super::value::Datum;
+use super::{Column, QueryResult, SessionContext};
+use crate::error::{sqlstate, QuillError, QuillResult};
+
+/// SQLSTATE 2201W, invalid_row_count_in_limit_clause (not yet in `sqlstate`).
+const INVALID_ROW_COUNT_IN_LIMIT_CLAUSE: &str = "2201W";
+/// SQLSTATE 2201X, invalid_row_count_in_result_offset_clause.
+const INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE: &str = "2201X";
+
+/// A SELECT after analysis: what to compute and how many rows to keep.
+struct SelectPlan {
+    targets: Vec<(String, Expr)>,
+    filter: Option<Expr>,
+    offset: Option<Expr>,
+    limit: Option<Expr>,
+}
+
+/// Runs a SELECT statement.
+pub fn execute(
+    stmt: &Statement,
+    select: &protobuf::SelectStmt,
+    ctx: &mut dyn SessionContext,
+) -> QuillResult<QueryResult> {
+    let analyzer = Analyzer::new(stmt.query());
+    let plan = analyze(&analyzer, select)?;
+    // Plan-time constant folding, in PostgreSQL's order: targets, WHERE, OFFSET, LIMIT.
+    let mut targets = Vec::with_capacity(plan.targets.len());
+    for (name, expr) in plan.targets {
+        targets.push((name, fold(expr, ctx)?));
+    }
+    let filter = plan.filter.map(|f| fold(f, ctx)).transpose()?;
+    let offset = plan.offset.map(|o| fold(o, ctx)).transpose()?;
+    let limit = plan.limit.map(|l| fold(l, ctx)).transpose()?;
+
+    let columns = targets
+        .iter()
+        .map(|(name, e)| Column::new(name.clone(), e.ty, e.typmod))
+        .collect();
+    let mut rows = Vec::new();
+    // The Limit node computes its counts before pulling from the filtered row.
+    let skip = row_count(
+        offset.as_ref(),
+        ctx,
+        "OFFSET",
+        INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE,
+    )?;
+    let keep = row_count(
+        limit.as_ref(),
+        ctx,
+        "LIMIT",
+        INVALID_ROW_COUNT_IN_LIMIT_CLAUSE,
+    )?;
+    let passes = match &filter {
+        Some(f) => eval(f, ctx)? == Datum::Bool(true),
+        None => true,
+    };
+    if passes && skip.unwrap_or(0) == 0 && keep != Some(0) {
+        let mut row = Vec::with_capacity(targets.len());
+        for (_, expr) in &targets {
+            row.push(eval(expr, ctx)?.to_text());
+        }
+        rows.push(row);
+    }
+    Ok(QueryResult {
+        columns: Some(columns),
+        tag: format!("SELECT {}", rows.len()),
+        rows,
+    })
+}
+
+/// Evaluates a LIMIT/OFFSET count: NULL means none; negative is an error.
+fn row_count(
+    expr: Option<&Expr>,
+    ctx: &mut dyn SessionContext,
+    clause: &str,
+    code: &'static str,
+) -> QuillResult<Option<i64>> {
+    let Some(expr) = expr else {
+        return Ok(None);
+    };
+    match eval(expr, ctx)? {
+        Datum::Int8(n) if n < 0 => Err(QuillError::new(
+            code,
+            format!("{clause} must not be negative"),
+        )),
+        Datum::Int8(n) => Ok(Some(n)),
+        _ => Ok(None),
+    }
+}
+
+fn analyze(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<SelectPlan> {
+    reject_unsupported(an, s)?;
+    for item in &s.from_clause {
+        from_item(an, item)?;
+    }
+    let mut targets = Vec::with_capacity(s.target_list.len());
+    for node in &s.target_list {
+        let Some(NodeEnum::ResTarget(target)) = &node.node else {
+            return Err(QuillError::internal("select-list item is not a ResTarget"));
+        };
+        let value = target
+            .val
+            .as_deref()
+            .ok_or_else(|| QuillError::internal("ResTarget without a value"))?;
+        let expr = an.resolve_unknown(an.expr(value)?)?;
+        let name = if target.name.is_empty() {
+            figure_colname(value)
+        } else {
+            target.name.clone()
+        };
+        targets.push((name, expr));
+    }
+    let filter = match &s.where_clause {
+        Some(w) => Some(an.coerce_to_boolean(an.expr(w)?, "WHERE")?),
+        None => None,
+    };
+    for sort in &s.sort_clause {
+        order_by_item(an, sort, &targets)?;
+    }
+    let offset = limit_clause(an, &s.limit_offset, "OFFSET")?;
+    let limit = limit_clause(an, &s.limit_count, "LIMIT")?;
+    Ok(SelectPlan {
+        targets,
+        filter,
+        offset,
+        limit,
+    })
+}
+
+fn reject_unsupported(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<()> {
+    let unsupported = |what: &str| Err(an.unsupported(what, -1));
+    if s.with_clause.is_some() {
+        return unsupported("WITH");
+    }
+    if s.op != SetOperation::SetopNone as i32 {
+        return unsupported("UNION, INTERSECT and EXCEPT");
+    }
+    if !s.values_lists.is_empty() {
+        return unsupported("VALUES");
+    }
+    if s.into_clause.is_some() {
+        return unsupported("SELECT INTO");
+    }
+    if !s.group_clause.is_empty() || s.having_clause.is_some() {
+        return unsupported("GROUP BY and HAVING");
+    }
+    if !s.window_clause.is_empty() {
+        return unsupported("WINDOW");
+    }
+    if !s.locking_clause.is_empty() {
+        return unsupported("FOR UPDATE/SHARE");
+    }
+    if s.distinct_clause.iter().any(|d| d.node.is_some()) {
+        return unsupported("SELECT DISTINCT ON");
+    }
+    // LIMIT_OPTION_WITH_TIES
+    if s.limit_option == protobuf::LimitOption::WithTies as i32 {
+        return unsupported("FETCH ... WITH TIES");
+    }
+    Ok(())
+}
+
+/// A FROM item: every table is missing until there is storage.
+fn from_item(an: &Analyzer, item: &Node) -> QuillResult<()> {
+    match &item.node {
+        Some(NodeEnum::RangeVar(r)) => {
+            let name = [&r.catalogname, &r.schemaname, &r.relname]
+                .iter()
+                .filter(|p| !p.is_empty())
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(".");
+            Err(an.at(
+                QuillError::new(
+                    sqlstate::UNDEFINED_TABLE,
+                    format!("relation \"{name}\" does not exist"),
+                ),
+                r.location,
+            ))
+        }
+        Some(NodeEnum::JoinExpr(j)) => {
+            for side in [&j.larg, &j.rarg].into_iter().flatten() {
+                from_item(an, side)?;
+            }
+            Err(an.unsupported("JOIN", -1))
+        }
+        Some(NodeEnum::RangeFunction(_)) => Err(an.unsupported("functions in FROM", -1)),
+        Some(NodeEnum::RangeSubselect(_)) => Err(an.unsupported("subqueries in FROM", -1)),
+        _ => Err(an.unsupported("this kind of FROM item", -1)),
+    }
+}
+
+/// Checks an ORDER BY item the way PostgreSQL resolves it (output column
+/// number, output column name, or expression). With at most one row the order
+/// itself does not matter.
+fn order_by_item(an: &Analyzer, sort: &Node, targets: &[(String, Expr)]) -> QuillResult<()> {
+    let Some(NodeEnum::SortBy(sort_by)) = &sort.node else {
+        return Err(QuillError::internal("ORDER BY item is not a SortBy"));
+    };
+    let Some(node) = sort_by.node.as_deref() else {
+        return Ok(());
+    };
+    match &node.node {
+        Some(NodeEnum::AConst(c)) => match &c.val {
+            Some(a_const::Val::Ival(i)) if i.ival >= 1 && i.ival as usize <= targets.len() => {
+                Ok(())
+            }
+            Some(a_const::Val::Ival(i)) => Err(an.at(
+                QuillError::new(
+                    sqlstate::INVALID_COLUMN_REFERENCE,
+                    format!("ORDER BY position {} is not in select list", i.ival),
+                ),
+                c.location,
+            )),
+            _ => Err(an.at(
+                QuillError::syntax("non-integer constant in ORDER BY", None),
+                c.location,
+            )),
+        },
+        Some(NodeEnum::ColumnRef(c)) if c.fields.len() == 1 => {
+            let name = super::analyze::str_value(&c.fields[0]);
+            let matches = targets.iter().filter(|(n, _)| n == name).count();
+            match matches {
+                0 => an.expr(node).map(|_| ()),
+                1 => Ok(()),
+                _ => Err(an.at(
+                    QuillError::new(
+                        sqlstate::AMBIGUOUS_COLUMN,
+                        format!("ORDER BY \"{name}\" is ambiguous"),
+                    ),
+                    node_location(node),
+                )),
+            }
+        }
+        _ => an.expr(node).map(|_| ()),
+    }
+}
+
+/// PostgreSQL's `transformLimitClause`: the count must become bigint.
+fn limit_clause(
+    an: &Analyzer,
+    node: &Option<Box<Node>>,
+    clause: &str,
+) -> QuillResult<Option<Expr>> {
+    let Some(node) = node else {
+        return Ok(None);
+    };
+    let expr = an.expr(node)?;
+    if expr.ty == SqlType::Int8 {
+        return Ok(Some(expr));
+    }
+    if !expr.ty.implicitly_casts_to(SqlType::Int8) {
+        return Err(an.at(
+            QuillError::new(
+                sqlstate::DATATYPE_MISMATCH,
+                format!(
+                    "argument of {clause} must be type bigint, not type {}",
+                    expr.ty.display_name()
+                ),
+            ),
+            expr.location,
+        ));
+    }
+    an.coerce_implicit(expr, SqlType::Int8).map(Some)
+}

@@ -1,0 +1,126 @@
+//! `quill init`: creates a data directory (DESIGN.md §3).
+//!
+//! The directory counts as initialised once `PG_VERSION` exists; it is written last,
+//! so an interrupted init leaves a directory `quill start` refuses rather than one
+//! it half-trusts.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::catalog::{
+    BootstrapCatalog, BOOTSTRAP_FILE, POSTGRES_OID, TEMPLATE0_OID, TEMPLATE1_OID,
+};
+
+pub const PG_VERSION: &str = "15";
+
+/// True if `dir` holds an initialised data directory.
+pub fn is_initialized(dir: &Path) -> bool {
+    dir.join("PG_VERSION").is_file()
+}
+
+/// True if `dir` is missing or empty, so `init` may create a data directory there.
+pub fn is_missing_or_empty(dir: &Path) -> bool {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+/// The OS user running us: the default superuser name, as initdb uses.
+pub fn os_user_name() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "postgres".to_string())
+}
+
+/// Creates a new data directory at `dir` owned by superuser `superuser`.
+pub fn init_data_directory(dir: &Path, superuser: &str) -> Result<(), String> {
+    if !is_missing_or_empty(dir) {
+        return Err(format!(
+            "directory \"{}\" exists but is not empty\nIf you want to create a new database system, either remove or empty the directory \"{}\" or run quill init with an argument other than \"{}\".",
+            dir.display(),
+            dir.display(),
+            dir.display()
+        ));
+    }
+    if superuser.is_empty() || superuser.len() > 63 {
+        return Err(format!("superuser name \"{superuser}\" is invalid"));
+    }
+    let io = |what: &str, e: std::io::Error| format!("could not {what}: {e}");
+    fs::create_dir_all(dir)
+        .map_err(|e| io(&format!("create directory \"{}\"", dir.display()), e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| io("change permissions of data directory", e))?;
+    for sub in [
+        "global".to_string(),
+        "pg_wal".to_string(),
+        "pg_xact".to_string(),
+        format!("base/{TEMPLATE1_OID}"),
+        format!("base/{TEMPLATE0_OID}"),
+        format!("base/{POSTGRES_OID}"),
+    ] {
+        fs::create_dir_all(dir.join(&sub))
+            .map_err(|e| io(&format!("create directory \"{sub}\""), e))?;
+    }
+    fs::write(dir.join("postgresql.conf"), crate::config::DEFAULT_CONF)
+        .map_err(|e| io("write postgresql.conf", e))?;
+    fs::write(
+        dir.join(BOOTSTRAP_FILE),
+        BootstrapCatalog::initial(superuser).to_text(),
+    )
+    .map_err(|e| io("write the catalog", e))?;
+    sync_dir_tree(dir);
+    fs::write(dir.join("PG_VERSION"), format!("{PG_VERSION}\n"))
+        .map_err(|e| io("write PG_VERSION", e))?;
+    sync_dir_tree(dir);
+    Ok(())
+}
+
+/// fsyncs every file and directory of a new data directory so a crash right after
+/// init cannot leave it half-written.
+fn sync_dir_tree(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sync_dir_tree(&path);
+            } else if let Ok(file) = fs::File::open(&path) {
+                let _ = file.sync_all();
+            }
+        }
+    }
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_creates_layout_and_refuses_non_empty_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        init_data_directory(&dir, "alice").unwrap();
+        assert!(is_initialized(&dir));
+        for sub in [
+            "global",
+            "pg_wal",
+            "pg_xact",
+            "base/1",
+            "base/5",
+            "postgresql.conf",
+        ] {
+            assert!(dir.join(sub).exists(), "{sub}");
+        }
+        let catalog = BootstrapCatalog::load(&dir).unwrap();
+        assert_eq!(catalog.superuser, "alice");
+        let err = init_data_directory(&dir, "alice").unwrap_err();
+        assert!(err.contains("exists but is not empty"), "{err}");
+    }
+}

@@ -1,0 +1,8 @@
+//! The write-ahead log (DESIGN.md §4). (Being built for the durable-tables issue.)
+
+pub mod lsn;
+pub mod reader;
+pub mod record;
+pub mod segment;
+
+pub use lsn::Lsn;
