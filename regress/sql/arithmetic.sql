@@ -13,10 +13,14 @@ select 9223372036854775807 - 1, -9223372036854775807 - 1;
 -- numeric
 select 1.5 + 2.25, 1.5 - 2, 1.5 * 2, 0.1 + 0.2, 2.50 * 2.0;
 select 1 + 1.5, 10 % 3.5;
+select 10.0 / 3, 1 / 3.0, 2.0 / 4, 7 / 2.0, -7.5 / 2;
+select 0.1 + 0.2 = 0.3, 1.10 = 1.1, 2.5 > 2.49, -0.0;
 -- float8
 select 1.5::float8 + 2.25::float8, 0.1::float8 + 0.2::float8, 1::float8 / 3;
 select 2::float8 * 3, -1.5::float8, 1e100::float8 * 1e100::float8;
 select 7::float8 / 2, 5 - 0.5::float8;
+select 1e15::float8, 1e16::float8, 123456789012345678::float8, 1e-4::float8, 1e-5::float8;
+select 100::float8 / 7, -1::float8 / 3, 2::float8 ^ 10;
 -- comparisons
 select 1 < 2, 1 <= 1, 2 > 3, 3 >= 3, 1 = 1, 1 <> 2, 1 != 1;
 select 'abc' = 'abc', 'abc' < 'abd', 'b' > 'abc', '' = '';

@@ -38,3 +38,5 @@ select 'abc' || true, 1 || true;
 select 1 = 'a';
 -- the session still works
 select 'done' as ok;
+-- psql sends an unterminated last statement at the end of the script
+select 1 +

@@ -14,10 +14,20 @@ select true, false;
 select 1.5, -0.25, 1.50, 100.000;
 select 1e3, 1.5e-3;
 select null;
+select '''', 'a''b' || 'c', 'tab	inside';
+select -9223372036854775808, 9223372036854775808, 1.0e-10;
 select null::int, null::text;
 -- column aliases, with and without AS, quoted names keep their case
 select 1 as one, 2 two, 'x' as "Mixed Case", 3 as "select";
 select 1 AS A, 2 AS b;
+select 1 as "a""b", 2 as "", 3 as "x y";
+-- comments and line breaks inside a statement
+select /* a block comment */ 1 as x, -- a line comment
+  2 as y;
+select
+  1
+  +
+  2 as three;
 -- several columns, several types
 select 1, 'two', 3.0, true, null, 6::int8, 7::int2, 8.5::float8;
 -- boolean logic and three-valued NULL
@@ -30,9 +40,12 @@ select case when 1 > 2 then 'a' when 2 > 1 then 'b' else 'c' end;
 select case when false then 1 end;
 select case 2 when 1 then 'one' when 2 then 'two' else 'many' end;
 select case null::int when 1 then 'one' else 'other' end;
+select case when true then 1 else 2.5 end, case when false then 1 else 2.5 end;
+select case when 1 = 1 then 'yes' end as answer, case when 1 = 2 then 'yes' end as none;
 -- COALESCE and NULLIF
 select coalesce(null, 2, 3), coalesce(null::int, null), coalesce('a', 'b');
 select nullif(1, 1), nullif(1, 2), nullif('a', 'b');
+select coalesce(1, 2.5), coalesce(null, 'x'), coalesce(nullif(1, 1), 7);
 -- concatenation
 select 'abc' || 'def', 'abc' || null, 'x' || 1, 1 || 'x';
 select 'a' || 'b' || 'c' as abc;

@@ -29,6 +29,8 @@ show extra_float_digits;
 set extra_float_digits = 0;
 show extra_float_digits;
 select 0.1::float8 + 0.2::float8, 1::float8 / 3;
+set extra_float_digits = -3;
+select 0.1::float8 + 0.2::float8, 1::float8 / 3, 1e16::float8;
 set extra_float_digits = 3;
 select 0.1::float8 + 0.2::float8, 1::float8 / 3;
 reset extra_float_digits;
@@ -47,6 +49,11 @@ set statement_timeout = '2min';
 show statement_timeout;
 set statement_timeout to default;
 show statement_timeout;
+-- statement_timeout cancels a statement that runs too long
+set statement_timeout = 10;
+select pg_sleep(0.5);
+select 'not canceled' as quick;
+reset statement_timeout;
 -- SET inside a transaction is undone by ROLLBACK and kept by COMMIT
 begin;
 set application_name = 'rolled back';

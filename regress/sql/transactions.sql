@@ -53,6 +53,12 @@ begin;
 select 'still in the first transaction' as ok;
 commit;
 commit;
+-- several statements in one query string (psql's \;) run as one implicit transaction:
+-- an error stops the rest and undoes the earlier ones
+select 1 as first \; select 2 as second;
+set application_name = 'implicit' \; select 1 / 0 \; select 'not run';
+show application_name;
+begin \; select 'explicit' as inside \; commit;
 -- an error outside a transaction block affects only its own statement
 select 1 / 0;
 select 'next statement' as ok;

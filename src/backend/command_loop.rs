@@ -110,6 +110,10 @@ fn simple_query(conn: &mut Connection, session: &mut Session, text: &str) -> Opt
         conn.send(messages::empty_query_response());
         return None;
     }
+    // Several statements in one Query message run as one implicit transaction: an
+    // error undoes what the earlier ones changed (settings, for now).
+    let implicit_block = statements.len() > 1 && session.txn_status() == TxnStatus::Idle;
+    let config_at_start = implicit_block.then(|| session.config().clone());
     for statement in &statements {
         let ends_block = matches!(
             statement.txn_command(),
@@ -123,7 +127,9 @@ fn simple_query(conn: &mut Connection, session: &mut Session, text: &str) -> Opt
             return None;
         }
         let reported_before = session.reported_parameters();
+        interrupts::arm_statement_timeout(session.config().statement_timeout_ms());
         let outcome = sql::execute(statement, session);
+        interrupts::arm_statement_timeout(0);
         for (severity, notice) in session.take_notices() {
             conn.send(messages::notice_response(severity, &notice));
         }
@@ -146,6 +152,11 @@ fn simple_query(conn: &mut Connection, session: &mut Session, text: &str) -> Opt
             Err(error) => {
                 conn.send_error(&error);
                 session.statement_failed();
+                if let Some(config) = config_at_start {
+                    if session.txn_status() == TxnStatus::Idle {
+                        session.restore_config(config);
+                    }
+                }
                 return None;
             }
         }

@@ -17,6 +17,7 @@
 //! | SIGQUIT | crash restart / immediate stop  | message to client, `_exit(2)`       |
 //! | SIGHUP  | configuration reload            | settings re-read when idle          |
 //! | SIGALRM | authentication timeout          | `_exit(1)` while in startup         |
+//! | SIGALRM | statement_timeout (after startup) | running statement ends with 57014 |
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::OnceLock;
@@ -29,6 +30,8 @@ use crate::shmem::QuitReason;
 static CANCEL_PENDING: AtomicBool = AtomicBool::new(false);
 static TERMINATE_PENDING: AtomicBool = AtomicBool::new(false);
 static RELOAD_PENDING: AtomicBool = AtomicBool::new(false);
+/// Set by SIGALRM while a statement runs under `statement_timeout`.
+static STATEMENT_TIMEOUT_PENDING: AtomicBool = AtomicBool::new(false);
 /// True while the backend is still in startup: SIGALRM ends the process then.
 static IN_STARTUP: AtomicBool = AtomicBool::new(true);
 /// The client socket, for the SIGQUIT handler's last message (-1 = none).
@@ -54,6 +57,7 @@ extern "C" fn on_sigalrm(_: libc::c_int) {
         // SAFETY: _exit is async-signal-safe.
         unsafe { libc::_exit(1) };
     }
+    STATEMENT_TIMEOUT_PENDING.store(true, Ordering::SeqCst);
 }
 
 extern "C" fn on_sigquit(_: libc::c_int) {
@@ -131,6 +135,27 @@ pub fn clear_cancel() {
     CANCEL_PENDING.store(false, Ordering::SeqCst);
 }
 
+/// Arms (or with 0, disarms) the `statement_timeout` timer for the statement about
+/// to run. A one-shot ITIMER_REAL delivers SIGALRM when it expires.
+pub fn arm_statement_timeout(timeout_ms: u64) {
+    STATEMENT_TIMEOUT_PENDING.store(false, Ordering::SeqCst);
+    let value = libc::timeval {
+        tv_sec: (timeout_ms / 1000) as libc::time_t,
+        tv_usec: ((timeout_ms % 1000) * 1000) as libc::suseconds_t,
+    };
+    let timer = libc::itimerval {
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        it_value: value,
+    };
+    // SAFETY: setitimer reads the struct we pass and writes nothing (old value null).
+    unsafe {
+        libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut());
+    }
+}
+
 pub fn terminate_pending() -> bool {
     TERMINATE_PENDING.load(Ordering::SeqCst)
 }
@@ -157,6 +182,12 @@ pub fn check_for_interrupts() -> QuillResult<()> {
         return Err(QuillError::new(
             sqlstate::QUERY_CANCELED,
             "canceling statement due to user request",
+        ));
+    }
+    if STATEMENT_TIMEOUT_PENDING.swap(false, Ordering::SeqCst) {
+        return Err(QuillError::new(
+            sqlstate::QUERY_CANCELED,
+            "canceling statement due to statement timeout",
         ));
     }
     Ok(())

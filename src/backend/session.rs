@@ -103,6 +103,11 @@ impl Session {
             .collect()
     }
 
+    /// Undoes setting changes of an implicit transaction that failed.
+    pub fn restore_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
     /// Notices queued by the last statement, oldest first.
     pub fn take_notices(&mut self) -> Vec<(&'static str, QuillError)> {
         std::mem::take(&mut self.pending_notices)

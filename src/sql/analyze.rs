@@ -94,10 +94,18 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    /// `error` for a feature Quill lacks, at `location`.
+    /// "<what> is not supported yet" (0A000) at `location`.
     pub fn unsupported(&self, what: &str, location: i32) -> QuillError {
         self.at(
             QuillError::feature_not_supported(format!("{what} is not supported yet")),
+            location,
+        )
+    }
+
+    /// "<what> are not supported yet" (0A000) at `location`, for plural nouns.
+    pub fn unsupported_plural(&self, what: &str, location: i32) -> QuillError {
+        self.at(
+            QuillError::feature_not_supported(format!("{what} are not supported yet")),
             location,
         )
     }
@@ -127,9 +135,9 @@ impl<'a> Analyzer<'a> {
             NodeEnum::MinMaxExpr(m) => self.min_max(m),
             NodeEnum::FuncCall(f) => self.func_call(f),
             NodeEnum::SqlvalueFunction(s) => self.sql_value_function(s),
-            NodeEnum::SubLink(s) => Err(self.unsupported("subqueries", s.location)),
-            NodeEnum::AArrayExpr(a) => Err(self.unsupported("arrays", a.location)),
-            NodeEnum::RowExpr(r) => Err(self.unsupported("row constructors", r.location)),
+            NodeEnum::SubLink(s) => Err(self.unsupported_plural("subqueries", s.location)),
+            NodeEnum::AArrayExpr(a) => Err(self.unsupported_plural("arrays", a.location)),
+            NodeEnum::RowExpr(r) => Err(self.unsupported_plural("row constructors", r.location)),
             NodeEnum::CollateClause(c) => Err(self.unsupported("COLLATE", c.location)),
             other => Err(self.unsupported("this kind of expression", node_enum_location(other))),
         }
@@ -156,7 +164,7 @@ impl<'a> Analyzer<'a> {
             },
             Some(a_const::Val::Sval(s)) => (Datum::Text(s.sval.clone()), SqlType::Unknown),
             Some(a_const::Val::Boolval(b)) => (Datum::Bool(b.boolval), SqlType::Bool),
-            Some(a_const::Val::Bsval(_)) => return Err(self.unsupported("bit strings", loc)),
+            Some(a_const::Val::Bsval(_)) => return Err(self.unsupported_plural("bit strings", loc)),
             None => (Datum::Null, SqlType::Unknown),
         };
         Ok(Expr::constant(datum, ty, -1, loc))
@@ -376,7 +384,7 @@ impl<'a> Analyzer<'a> {
             Ok(Op::SvfopSessionUser) => Func::SessionUser,
             Ok(Op::SvfopCurrentCatalog) => Func::CurrentDatabase,
             Ok(Op::SvfopCurrentSchema) => Func::CurrentSchema,
-            _ => return Err(self.unsupported("date/time types", s.location)),
+            _ => return Err(self.unsupported_plural("date/time types", s.location)),
         };
         let kind = ExprKind::Func {
             func,

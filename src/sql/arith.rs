@@ -334,7 +334,7 @@ pub fn compare(x: &Datum, y: &Datum, bpchar: bool) -> Ordering {
 pub fn like(text: &str, pattern: &str, case_insensitive: bool) -> QuillResult<bool> {
     let fold = |s: &str| -> Vec<char> {
         if case_insensitive {
-            s.chars().flat_map(char::to_lowercase).collect()
+            s.chars().map(super::funcs::simple_lower).collect()
         } else {
             s.chars().collect()
         }

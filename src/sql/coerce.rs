@@ -16,7 +16,6 @@ use super::types::{
     char_typmod, numeric_typmod, SqlType, MAX_CHAR_LENGTH, NUMERIC_MAX_PRECISION,
     NUMERIC_MAX_SCALE, NUMERIC_MIN_SCALE,
 };
-use super::value::Datum;
 use crate::error::{sqlstate, QuillError, QuillResult};
 
 /// Types PostgreSQL has and Quill does not support yet: named in a
@@ -74,7 +73,7 @@ impl Analyzer<'_> {
             }
         };
         if !t.array_bounds.is_empty() {
-            return Err(self.unsupported("arrays", t.location));
+            return Err(self.unsupported_plural("arrays", t.location));
         }
         if t.typmods.is_empty() {
             return Ok((ty, -1));
@@ -243,7 +242,10 @@ impl Analyzer<'_> {
     pub fn coerce_to_boolean(&self, expr: Expr, construct: &str) -> QuillResult<Expr> {
         match expr.ty {
             SqlType::Bool => Ok(expr),
-            SqlType::Unknown => self.coerce_implicit(expr, SqlType::Bool),
+            other if can_cast(other, SqlType::Bool, CastContext::Assignment) => {
+                let location = expr.location;
+                self.coerce(expr, SqlType::Bool, -1, CastContext::Assignment, location)
+            }
             other => Err(self.at(
                 QuillError::new(
                     sqlstate::DATATYPE_MISMATCH,
@@ -337,9 +339,4 @@ impl Analyzer<'_> {
         }
         self.coerce_implicit(expr, ty)
     }
-}
-
-/// A NULL constant of `ty` (used when folding yields NULL).
-pub fn null_of(ty: SqlType, typmod: i32, location: i32) -> Expr {
-    Expr::constant(Datum::Null, ty, typmod, location)
 }

@@ -335,7 +335,7 @@ impl Analyzer<'_> {
         let qualified = names.len() > 1 && names[0] != "pg_catalog";
         let loc = f.location;
         if !qualified && AGGREGATES.contains(&name) {
-            return Err(self.unsupported("aggregate and window functions", loc));
+            return Err(self.unsupported_plural("aggregate and window functions", loc));
         }
         if f.agg_star
             || f.agg_distinct
@@ -343,7 +343,7 @@ impl Analyzer<'_> {
             || !f.agg_order.is_empty()
             || f.agg_filter.is_some()
         {
-            return Err(self.unsupported("aggregate and window functions", loc));
+            return Err(self.unsupported_plural("aggregate and window functions", loc));
         }
         let mut args = Vec::with_capacity(f.args.len());
         for arg in &f.args {
@@ -446,8 +446,8 @@ pub fn call(func: Func, args: &[Datum], ctx: &mut dyn SessionContext) -> QuillRe
             D::Int4(s.trim_end_matches(' ').chars().count() as i32)
         }
         (Func::OctetLength, [D::Text(s)]) => D::Int4(s.len() as i32),
-        (Func::Upper, [D::Text(s)]) => D::Text(s.to_uppercase()),
-        (Func::Lower, [D::Text(s)]) => D::Text(s.to_lowercase()),
+        (Func::Upper, [D::Text(s)]) => D::Text(s.chars().map(simple_upper).collect()),
+        (Func::Lower, [D::Text(s)]) => D::Text(s.chars().map(simple_lower).collect()),
         (Func::Abs, [x]) => arith::apply(Operator::Abs, std::slice::from_ref(x))?,
         (Func::Sqrt, [D::Float8(x)]) => D::Float8(arith::sqrt(*x)?),
         (Func::Power, [D::Float8(x), D::Float8(y)]) => D::Float8(arith::pow(*x, *y)?),
@@ -498,6 +498,25 @@ pub fn call(func: Func, args: &[Datum], ctx: &mut dyn SessionContext) -> QuillRe
             )))
         }
     })
+}
+
+/// A character's upper case when that is one character (C's `towupper`, which
+/// PostgreSQL's `upper` uses: 'ß' stays 'ß').
+pub fn simple_upper(c: char) -> char {
+    let mut mapped = c.to_uppercase();
+    match (mapped.next(), mapped.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// A character's lower case when that is one character (C's `towlower`).
+pub fn simple_lower(c: char) -> char {
+    let mut mapped = c.to_lowercase();
+    match (mapped.next(), mapped.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
 }
 
 /// What `version()` says: PostgreSQL's shape, so clients that parse it work.

@@ -113,7 +113,7 @@ impl Analyzer<'_> {
             AExprKind::AexprDistinct | AExprKind::AexprNotDistinct => {
                 let (left, right) = (self.required(&a.lexpr)?, self.required(&a.rexpr)?);
                 let location = Expr::leftmost(left.location, loc);
-                let (l, r, bpchar) = self.comparison_operands(left, right, loc)?;
+                let (l, r, bpchar) = self.comparison_operands("=", left, right, loc)?;
                 let negated = kind == AExprKind::AexprNotDistinct;
                 let op = Operator::Distinct { negated, bpchar };
                 Ok(Expr::new(
@@ -128,7 +128,7 @@ impl Analyzer<'_> {
             }
             AExprKind::AexprNullif => {
                 let (left, right) = (self.required(&a.lexpr)?, self.required(&a.rexpr)?);
-                let (l, r, bpchar) = self.comparison_operands(left, right, loc)?;
+                let (l, r, bpchar) = self.comparison_operands("=", left, right, loc)?;
                 let (ty, typmod) = (l.ty, l.typmod);
                 let kind = ExprKind::NullIf {
                     args: Box::new([l, r]),
@@ -143,7 +143,7 @@ impl Analyzer<'_> {
             | AExprKind::AexprBetweenSym
             | AExprKind::AexprNotBetweenSym => self.between(kind, a, loc),
             AExprKind::AexprOpAny | AExprKind::AexprOpAll => {
-                Err(self.unsupported("ANY/ALL (array)", loc))
+                Err(self.unsupported("ANY/ALL with arrays", loc))
             }
             AExprKind::AexprSimilar => Err(self.unsupported("SIMILAR TO", loc)),
             AExprKind::Undefined => Err(QuillError::internal("A_Expr of undefined kind")),
@@ -269,6 +269,7 @@ impl Analyzer<'_> {
     /// to it; also says whether they compare as blank-padded `bpchar`.
     fn comparison_operands(
         &self,
+        name: &str,
         left: Expr,
         right: Expr,
         loc: i32,
@@ -280,7 +281,7 @@ impl Analyzer<'_> {
             (SqlType::Bpchar, SqlType::Bpchar) => SqlType::Bpchar,
             (l, r) if l.is_string() && r.is_string() => SqlType::Text,
             (SqlType::Bool, SqlType::Bool) => SqlType::Bool,
-            _ => return Err(self.operator_error("=", Some(lt), rt, loc)),
+            _ => return Err(self.operator_error(name, Some(lt), rt, loc)),
         };
         let l = self.coerce_implicit(left, common)?;
         let r = self.coerce_implicit(right, common)?;
@@ -291,10 +292,7 @@ impl Analyzer<'_> {
     pub fn comparison(&self, name: &str, left: Expr, right: Expr, loc: i32) -> QuillResult<Expr> {
         let location = Expr::leftmost(left.location, loc);
         let op = CmpOp::from_name(name).ok_or_else(|| QuillError::internal("not a comparison"))?;
-        let (lt, rt) = (left.ty, right.ty);
-        let (l, r, bpchar) = self
-            .comparison_operands(left, right, loc)
-            .map_err(|_| self.operator_error(name, Some(lt), rt, loc))?;
+        let (l, r, bpchar) = self.comparison_operands(name, left, right, loc)?;
         let kind = ExprKind::Op {
             op: Operator::Cmp { op, bpchar },
             args: vec![l, r],

@@ -99,10 +99,53 @@ pub fn char_position(query: &str, location: i32) -> Option<u32> {
 /// Builds PostgreSQL's syntax error for a query libpg_query rejected, with the
 /// position recovered through the C API.
 fn syntax_error(sql: &str, fallback_message: String) -> QuillError {
-    match ffi_parse_error(sql) {
-        Some((message, position)) => QuillError::syntax(message, position),
-        None => QuillError::syntax(fallback_message, None),
+    let (message, position) = ffi_parse_error(sql).unwrap_or((fallback_message, None));
+    let (code, hint) = classify_grammar_error(&message);
+    let error = QuillError::new(code, message).with_position_opt(position);
+    match hint {
+        Some(hint) => error.with_hint(hint),
+        None => error,
     }
+}
+
+/// The SQLSTATE (and hint) PostgreSQL's grammar attaches to the few errors it
+/// raises that are not plain syntax errors; libpg_query passes on only the text.
+fn classify_grammar_error(message: &str) -> (&'static str, Option<&'static str>) {
+    const RESERVED_NAME: &str = "42939";
+    const WINDOWING_ERROR: &str = "42P20";
+    if message == "LIMIT #,# syntax is not supported" {
+        return (
+            sqlstate::SYNTAX_ERROR,
+            Some("Use separate LIMIT and OFFSET clauses."),
+        );
+    }
+    let code = if message.starts_with("precision for type float")
+        || message.starts_with("column number must be in range")
+    {
+        sqlstate::INVALID_PARAMETER_VALUE
+    } else if [
+        "not yet implemented",
+        "no longer supported",
+        "is not supported",
+        "not supported on",
+        "is only supported for",
+        "is not implemented",
+        "unsafe use of string constant",
+    ]
+    .iter()
+    .any(|p| message.contains(p))
+    {
+        sqlstate::FEATURE_NOT_SUPPORTED
+    } else if message.starts_with("frame ") {
+        WINDOWING_ERROR
+    } else if message.contains("provided more than once") {
+        sqlstate::DUPLICATE_OBJECT
+    } else if message.contains("role name") {
+        RESERVED_NAME
+    } else {
+        sqlstate::SYNTAX_ERROR
+    };
+    (code, None)
 }
 
 /// libpg_query's `PgQueryError` (pg_query.h).
@@ -187,6 +230,12 @@ mod tests {
         // Positions count characters across the whole string, not bytes.
         let e = error_of("select 'é'; selec 2");
         assert_eq!(e.position, Some(13));
+        let e = error_of("select 1 limit 1, 2");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("Use separate LIMIT and OFFSET clauses.")
+        );
+        assert_eq!(error_of("select 1::float(54)").sqlstate, "22023");
         let e = error_of("select 1 = 1 = true");
         assert_eq!(e.message, "syntax error at or near \"=\"");
         assert_eq!(e.position, Some(14));

@@ -10,6 +10,7 @@ use pg_query::protobuf::{self, a_const, SetOperation};
 use pg_query::{Node, NodeEnum};
 
 use super::analyze::{node_location, Analyzer};
+use super::cast::{can_cast, CastContext};
 use super::colname::figure_colname;
 use super::eval::{eval, fold};
 use super::expr::Expr;
@@ -146,11 +147,12 @@ fn analyze(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<SelectPlan> {
 
 fn reject_unsupported(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<()> {
     let unsupported = |what: &str| Err(an.unsupported(what, -1));
+    let unsupported_plural = |what: &str| Err(an.unsupported_plural(what, -1));
     if s.with_clause.is_some() {
         return unsupported("WITH");
     }
     if s.op != SetOperation::SetopNone as i32 {
-        return unsupported("UNION, INTERSECT and EXCEPT");
+        return unsupported_plural("UNION, INTERSECT and EXCEPT");
     }
     if !s.values_lists.is_empty() {
         return unsupported("VALUES");
@@ -201,8 +203,8 @@ fn from_item(an: &Analyzer, item: &Node) -> QuillResult<()> {
             }
             Err(an.unsupported("JOIN", -1))
         }
-        Some(NodeEnum::RangeFunction(_)) => Err(an.unsupported("functions in FROM", -1)),
-        Some(NodeEnum::RangeSubselect(_)) => Err(an.unsupported("subqueries in FROM", -1)),
+        Some(NodeEnum::RangeFunction(_)) => Err(an.unsupported_plural("functions in FROM", -1)),
+        Some(NodeEnum::RangeSubselect(_)) => Err(an.unsupported_plural("subqueries in FROM", -1)),
         _ => Err(an.unsupported("this kind of FROM item", -1)),
     }
 }
@@ -266,7 +268,8 @@ fn limit_clause(
     if expr.ty == SqlType::Int8 {
         return Ok(Some(expr));
     }
-    if !expr.ty.implicitly_casts_to(SqlType::Int8) {
+    // PostgreSQL's coerce_to_specific_type: assignment casts are allowed.
+    if !can_cast(expr.ty, SqlType::Int8, CastContext::Assignment) {
         return Err(an.at(
             QuillError::new(
                 sqlstate::DATATYPE_MISMATCH,
@@ -278,5 +281,7 @@ fn limit_clause(
             expr.location,
         ));
     }
-    an.coerce_implicit(expr, SqlType::Int8).map(Some)
+    let location = expr.location;
+    an.coerce(expr, SqlType::Int8, -1, CastContext::Assignment, location)
+        .map(Some)
 }

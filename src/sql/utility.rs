@@ -211,7 +211,7 @@ pub fn transaction(
             Ok(TransactionStmtKind::TransStmtRollbackTo) => "ROLLBACK TO SAVEPOINT",
             _ => super::tags::command_tag(stmt.node()),
         };
-        return Err(an.unsupported(what, t.location));
+        return Err(an.unsupported(what, -1));
     };
     let mut tag = ctx.transaction_command(command)?;
     if command == TxnCommand::Begin {

@@ -77,11 +77,11 @@ pub const USABLE_BYTES_IN_PAGE: u64 = (XLOG_BLCKSZ - SIZE_OF_SHORT_PAGE_HEADER) 
 pub const USABLE_BYTES_IN_SEGMENT: u64 = PAGES_PER_SEGMENT * USABLE_BYTES_IN_PAGE
     - (SIZE_OF_LONG_PAGE_HEADER - SIZE_OF_SHORT_PAGE_HEADER) as u64;
 
-const _: () = assert!(WAL_SEGMENT_SIZE % XLOG_BLCKSZ as u64 == 0);
-const _: () = assert!(0x1_0000_0000 % WAL_SEGMENT_SIZE == 0);
-const _: () = assert!(SIZE_OF_SHORT_PAGE_HEADER as u64 % MAXIMUM_ALIGNOF == 0);
-const _: () = assert!(SIZE_OF_LONG_PAGE_HEADER as u64 % MAXIMUM_ALIGNOF == 0);
-const _: () = assert!(USABLE_BYTES_IN_PAGE % MAXIMUM_ALIGNOF == 0);
+const _: () = assert!(WAL_SEGMENT_SIZE.is_multiple_of(XLOG_BLCKSZ as u64));
+const _: () = assert!(0x1_0000_0000u64.is_multiple_of(WAL_SEGMENT_SIZE));
+const _: () = assert!((SIZE_OF_SHORT_PAGE_HEADER as u64).is_multiple_of(MAXIMUM_ALIGNOF));
+const _: () = assert!((SIZE_OF_LONG_PAGE_HEADER as u64).is_multiple_of(MAXIMUM_ALIGNOF));
+const _: () = assert!(USABLE_BYTES_IN_PAGE.is_multiple_of(MAXIMUM_ALIGNOF));
 // xlp_seg_size and xlp_xlog_blcksz are u32 fields.
 const _: () = assert!(WAL_SEGMENT_SIZE <= u32::MAX as u64);
 
@@ -188,7 +188,7 @@ pub fn page_header_size(lsn: Lsn) -> usize {
 
 /// True if a record may start at `lsn`: MAXALIGN'd and past its page's header.
 pub fn is_valid_record_start(lsn: Lsn) -> bool {
-    lsn.0 % MAXIMUM_ALIGNOF == 0 && page_offset(lsn) >= page_header_size(lsn)
+    lsn.0.is_multiple_of(MAXIMUM_ALIGNOF) && page_offset(lsn) >= page_header_size(lsn)
 }
 
 /// Where the next record starts after one that ends (exclusive) at `end`: MAXALIGN'd,
@@ -202,10 +202,12 @@ pub fn next_insert_position(end: Lsn) -> Lsn {
     }
 }
 
-/// The end (exclusive) of a record of `len` bytes starting at `start`. A record that
-/// fills its last page to the brim ends at the next page boundary.
+/// The end LSN of a record of `len` bytes starting at `start`: just past its last
+/// byte, MAXALIGN'd (PostgreSQL's EndPos/EndRecPtr). A record whose padded bytes fill
+/// its last page ends on the next page boundary. This is the LSN a change's pages are
+/// stamped with and the position WAL must be flushed to for the record to be durable.
 pub fn record_end(start: Lsn, len: usize) -> Lsn {
-    BytePos(BytePos::from_lsn(start).0 + len as u64).to_end_lsn()
+    BytePos(BytePos::from_lsn(start).0 + maxalign(len as u64)).to_end_lsn()
 }
 
 impl BytePos {
@@ -654,7 +656,7 @@ mod tests {
         while pos < 3 * USABLE_BYTES_IN_SEGMENT {
             let bp = BytePos(pos);
             let start = bp.to_lsn();
-            assert!(is_valid_record_start(start) || pos % 8 != 0, "{pos}");
+            assert!(is_valid_record_start(start), "{pos}");
             assert_eq!(BytePos::from_lsn(start), bp, "{pos}");
             assert_eq!(BytePos::from_lsn(bp.to_end_lsn()), bp, "{pos}");
             let end = bp.to_end_lsn();
@@ -692,7 +694,7 @@ mod tests {
                 contrecord_rem_len: None
             }]
         );
-        assert_eq!(record_end(start, 100), Lsn(SEG + 140));
+        assert_eq!(record_end(start, 100), Lsn(SEG + 144));
     }
 
     #[test]
@@ -714,7 +716,7 @@ mod tests {
                 expect(SEG + 2 * PAGE + 24, 8184, 100, Some(100)),
             ]
         );
-        assert_eq!(record_end(start, len), Lsn(SEG + 2 * PAGE + 124));
+        assert_eq!(record_end(start, len), Lsn(SEG + 2 * PAGE + 128));
     }
 
     #[test]
@@ -724,7 +726,7 @@ mod tests {
         assert_eq!(chunks.len(), 2);
         assert_eq!(chunks[1].lsn, Lsn(2 * SEG + 40));
         assert_eq!(chunks[1].contrecord_rem_len, Some(10));
-        assert_eq!(record_end(start, 34), Lsn(2 * SEG + 50));
+        assert_eq!(record_end(start, 34), Lsn(2 * SEG + 56));
     }
 
     #[test]
@@ -732,6 +734,11 @@ mod tests {
         let start = Lsn(SEG + PAGE - 64);
         assert_eq!(layout_record(start, 64).count(), 1);
         assert_eq!(record_end(start, 64), Lsn(SEG + PAGE));
+        assert_eq!(
+            record_end(start, 60),
+            Lsn(SEG + PAGE),
+            "padding fills the page"
+        );
         assert_eq!(next_insert_position(Lsn(SEG + PAGE)), Lsn(SEG + PAGE + 24));
     }
 
@@ -747,7 +754,8 @@ mod tests {
             let chunks: Vec<_> = layout_record(start, len).collect();
             assert_eq!(chunks.iter().map(|c| c.len).sum::<usize>(), len);
             let last = chunks.last().unwrap();
-            assert_eq!(Lsn(last.lsn.0 + last.len as u64), record_end(start, len));
+            let last_byte_end = last.lsn.0 + last.len as u64;
+            assert_eq!(Lsn(maxalign(last_byte_end)), record_end(start, len));
             for c in &chunks {
                 assert!(page_offset(c.lsn) + c.len <= XLOG_BLCKSZ);
                 assert_eq!(

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Connection benchmark: time from start to accepting connections, and the cost of
+# a whole connection (fork + startup + `select 1` + exit) measured as N sequential
+# `psql -c 'select 1'` runs — for Quill and for PostgreSQL 15 on the same machine,
+# in the same run. Prints each figure and the Quill/PostgreSQL ratio.
+#
+# Usage: bash bench/connect.sh [N=1000] [ROUNDS=3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000}
+ROUNDS=${2:-3}
+PGBIN=/usr/lib/postgresql/15/bin
+QUILL=${QUILL:-target/release/quill}
+[ -x "$QUILL" ] || cargo build --release --bins >/dev/null 2>&1
+
+TMP=$(mktemp -d /tmp/quill-bench-XXXXXX)
+chmod 777 "$TMP"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+QPORT=$(free_port); PPORT=$(free_port)
+USER_NAME=$(id -un)
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+cleanup() {
+  "$QUILL" stop -D "$TMP/quill" -m immediate >/dev/null 2>&1 || true
+  as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+"$QUILL" init -D "$TMP/quill" -U "$USER_NAME" >/dev/null
+as_pg "$PGBIN/initdb" -D "$TMP/pg" -U "$USER_NAME" >/dev/null 2>&1
+
+now_ms() { date +%s%3N; }
+wait_ready() { # host port
+  until pg_isready -q -h "$1" -p "$2" -U "$USER_NAME" -d postgres; do sleep 0.002; done
+}
+
+start_quill() {
+  "$QUILL" start -D "$TMP/quill" -c port="$QPORT" -c unix_socket_directories="$TMP" \
+    -c listen_addresses=127.0.0.1 >>"$TMP/quill.log" 2>&1 &
+}
+start_pg() {
+  as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" \
+    -o "-p $PPORT -k $TMP -c listen_addresses=127.0.0.1" start >/dev/null
+}
+stop_quill() { "$QUILL" stop -D "$TMP/quill" -m fast >/dev/null; }
+stop_pg() { as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -m fast stop >/dev/null; }
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+startup_ms() { # name
+  local t0 t1
+  t0=$(now_ms)
+  if [ "$1" = quill ]; then start_quill; wait_ready "$TMP" "$QPORT"; else start_pg; wait_ready "$TMP" "$PPORT"; fi
+  t1=$(now_ms)
+  echo $((t1 - t0))
+}
+
+connections_ms() { # port
+  local t0 t1
+  t0=$(now_ms)
+  for _ in $(seq "$N"); do
+    psql -X -q -h 127.0.0.1 -p "$1" -U "$USER_NAME" -d postgres -c 'select 1' >/dev/null
+  done
+  t1=$(now_ms)
+  echo $((t1 - t0))
+}
+
+q_start=(); p_start=(); q_conn=(); p_conn=()
+for round in $(seq "$ROUNDS"); do
+  q_start+=("$(startup_ms quill)"); p_start+=("$(startup_ms pg)")
+  q_conn+=("$(connections_ms "$QPORT")"); p_conn+=("$(connections_ms "$PPORT")")
+  stop_quill; stop_pg
+  echo "round $round: start quill ${q_start[-1]} ms, pg ${p_start[-1]} ms;" \
+       "$N connections quill ${q_conn[-1]} ms, pg ${p_conn[-1]} ms"
+done
+
+qs=$(printf '%s\n' "${q_start[@]}" | median); ps=$(printf '%s\n' "${p_start[@]}" | median)
+qc=$(printf '%s\n' "${q_conn[@]}" | median); pc=$(printf '%s\n' "${p_conn[@]}" | median)
+echo
+echo "median over $ROUNDS rounds          quill      postgres   ratio"
+awk -v qs="$qs" -v ps="$ps" -v qc="$qc" -v pc="$pc" -v n="$N" 'BEGIN {
+  printf "start to accepting (ms)        %8d   %8d   %5.2f\n", qs, ps, qs / ps
+  printf "per connection, psql (ms)      %8.2f   %8.2f   %5.2f\n", qc / n, pc / n, qc / pc
+}'
