@@ -22,15 +22,34 @@ pub fn run(conn: &mut Connection, session: &mut Session) -> i32 {
         if conn.flush().is_err() {
             return 0; // the client went away
         }
+        let read = conn.read_message();
+        // As PostgreSQL: a SIGHUP that arrived while waiting is acted on after the
+        // command is read and before it runs, so the command sees the new settings.
         if interrupts::take_reload() {
             session.reload_config();
         }
-        let message = match conn.read_message() {
+        let message = match read {
             Ok(Incoming::Eof) => return 0,
             Ok(Incoming::Message(message)) => message,
             Err(error) if error.is_fatal() => return fatal(conn, &error),
             Err(error) => {
-                // A well-framed message with bad content (e.g. invalid UTF-8).
+                // A well-framed message with bad content (e.g. invalid UTF-8). As in
+                // PostgreSQL: a bad Sync ends any skipping and is answered; a bad
+                // extended-protocol message starts skipping until Sync (and is not
+                // even parsed, so not reported, while skipping); a bad Query or
+                // FunctionCall is answered with ReadyForQuery.
+                match conn.last_message_type() {
+                    b'S' => skipping_until_sync = false,
+                    b'P' | b'B' | b'E' | b'D' | b'C' | b'H' => {
+                        if !skipping_until_sync {
+                            conn.send_error(&error);
+                            session.statement_failed();
+                            skipping_until_sync = true;
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
                 conn.send_error(&error);
                 session.statement_failed();
                 conn.send(messages::ready_for_query(session.txn_status()));
@@ -88,11 +107,9 @@ fn message_name(message: &PgWireFrontendMessage) -> &'static str {
     }
 }
 
-/// Sends a FATAL and returns the exit code for it.
+/// Reports a FATAL and returns the exit code for it.
 fn fatal(conn: &mut Connection, error: &QuillError) -> i32 {
-    conn.send_error(error);
-    let _ = conn.flush();
-    log::error!(target: crate::logging::FATAL_TARGET, "{}", error.message);
+    conn.report_fatal(error);
     1
 }
 

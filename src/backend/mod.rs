@@ -68,18 +68,23 @@ pub fn backend_main(stream: ClientStream, launch: BackendLaunch) -> ! {
             .min(u64::from(u32::MAX)) as u32,
     );
     let mut conn = Connection::new(stream);
-    let code = match startup::start_session(&mut conn, &launch) {
-        Ok(Some(mut session)) => {
-            interrupts::startup_done();
-            command_loop::run(&mut conn, &mut session)
-        }
-        Ok(None) => 0,
-        Err(error) => {
-            conn.send_error(&error);
-            let _ = conn.flush();
-            log::error!(target: crate::logging::FATAL_TARGET, "{}", error.message);
-            1
-        }
-    };
-    std::process::exit(code)
+    // A panic is a crash (rule 2), but it must not unwind into the postmaster's stack
+    // frames this process inherited: their destructors would close the listen sockets
+    // and self-pipe a second time (std aborts on that) or remove shared state.
+    let served =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+            || match startup::start_session(&mut conn, &launch) {
+                Ok(Some(mut session)) => {
+                    interrupts::startup_done();
+                    command_loop::run(&mut conn, &mut session)
+                }
+                Ok(None) => 0,
+                Err(error) => {
+                    conn.report_fatal(&error);
+                    1
+                }
+            },
+        ));
+    // 101 is the exit code of a panicking Rust program: the postmaster sees a crash.
+    std::process::exit(served.unwrap_or(101))
 }

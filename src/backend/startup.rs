@@ -24,7 +24,9 @@ pub fn start_session(
     conn: &mut Connection,
     launch: &BackendLaunch,
 ) -> QuillResult<Option<Session>> {
-    let mut negotiations = 0;
+    // As PostgreSQL: one SSLRequest and one GSSENCRequest may each be refused once; a
+    // repeated one is taken for a startup packet of protocol 1234.5679 (or .5680).
+    let (mut ssl_done, mut gss_done) = (false, false);
     let (params, minor) = loop {
         let packet = match conn.read_startup_packet()? {
             Incoming::Eof => return Ok(None),
@@ -32,12 +34,20 @@ pub fn start_session(
         };
         match packet {
             StartupPacket::SslRequest | StartupPacket::GssEncRequest => {
-                negotiations += 1;
-                if negotiations > 2 {
-                    return Err(QuillError::protocol_violation(
-                        "too many encryption requests",
+                let (done, code) = if packet == StartupPacket::SslRequest {
+                    (&mut ssl_done, 5679)
+                } else {
+                    (&mut gss_done, 5680)
+                };
+                if *done {
+                    return Err(QuillError::fatal(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        format!(
+                            "unsupported frontend protocol 1234.{code}: server supports 3.0 to 3.0"
+                        ),
                     ));
                 }
+                *done = true;
                 conn.send_raw(b"N");
                 conn.flush()
                     .map_err(|e| QuillError::io("could not send data to client", &e))?;
@@ -49,6 +59,16 @@ pub fn start_session(
             StartupPacket::Startup { params, minor, .. } => break (params, minor),
         }
     };
+    // `_pq_.` parameters are protocol options, not settings; none is known. A newer
+    // 3.x minor or any such option gets NegotiateProtocolVersion, as in PostgreSQL.
+    let (protocol_options, params): (Vec<_>, Vec<_>) = params
+        .into_iter()
+        .partition(|(name, _)| name.starts_with("_pq_."));
+    if minor > 0 || !protocol_options.is_empty() {
+        conn.send(messages::negotiate_protocol_version(
+            protocol_options.into_iter().map(|(name, _)| name).collect(),
+        ));
+    }
     if let Some(refusal) = launch.refusal {
         return Err(refusal_error(refusal));
     }
@@ -56,9 +76,11 @@ pub fn start_session(
         .slot
         .expect("a backend without a refusal always has a proc slot");
 
+    // A repeated parameter: the last one counts, as in PostgreSQL.
     let param = |name: &str| {
         params
             .iter()
+            .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
@@ -104,14 +126,18 @@ pub fn start_session(
         database,
         launch.config.clone(),
     );
-    let mut settings: Vec<(String, String)> = params
-        .iter()
-        .filter(|(k, _)| !NON_SETTING_PARAMS.contains(&k.as_str()))
-        .cloned()
-        .collect();
-    if let Some(options) = param("options") {
-        settings.extend(crate::config::split_startup_options(&options)?);
-    }
+    // PostgreSQL's process_startup_options: the `options` switches first, then the
+    // other parameters, so an explicit parameter wins over the same `-c` option.
+    let mut settings = match param("options") {
+        Some(options) => crate::config::split_startup_options(&options)?,
+        None => Vec::new(),
+    };
+    settings.extend(
+        params
+            .iter()
+            .filter(|(k, _)| !NON_SETTING_PARAMS.contains(&k.as_str()))
+            .cloned(),
+    );
     let as_fatal = |mut e: QuillError| {
         e.severity = crate::error::Severity::Fatal;
         e
@@ -131,7 +157,6 @@ pub fn start_session(
     for (name, value) in session.reported_parameters() {
         conn.send(messages::parameter_status(&name, &value));
     }
-    let _ = minor; // protocol 3.x minor versions above 0 are served as 3.0
     conn.send(messages::backend_key_data(
         nix::unistd::getpid().as_raw(),
         launch.cancel_key,

@@ -77,11 +77,22 @@ impl PidFile {
                     let parent = nix::unistd::getppid().as_raw();
                     match other {
                         Some(pid) if pid != me && pid != parent && process_alive(pid) => {
-                            return Err(format!(
-                                "lock file \"{}\" already exists\nHINT:  Is another postmaster (PID {pid}) running in data directory \"{}\"?",
-                                path.display(),
-                                lines.get(1).map(String::as_str).unwrap_or("")
-                            ));
+                            // PostgreSQL's texts: the data directory's lock is named
+                            // relative to it, a socket's lock by its full path.
+                            let is_data_dir_lock =
+                                path.file_name() == Some(std::ffi::OsStr::new(PID_FILE_NAME));
+                            return Err(if is_data_dir_lock {
+                                format!(
+                                    "lock file \"{PID_FILE_NAME}\" already exists\nHINT:  Is another postmaster (PID {pid}) running in data directory \"{}\"?",
+                                    lines.get(1).map(String::as_str).unwrap_or("")
+                                )
+                            } else {
+                                format!(
+                                    "lock file \"{}\" already exists\nHINT:  Is another postmaster (PID {pid}) using socket file \"{}\"?",
+                                    path.display(),
+                                    path.with_extension("").display()
+                                )
+                            });
                         }
                         _ => {
                             // Stale (its postmaster is gone) or unreadable: replace it.

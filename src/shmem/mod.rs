@@ -66,6 +66,148 @@ pub enum QuitReason {
     ImmediateShutdown = 1,
 }
 
+/// Bytes reserved for the WAL's shared control struct (checked by the WAL module at
+/// compile time).
+pub const WAL_CONTROL_LEN_BYTES: usize = 64 * 1024;
+
+/// Types that may be placed in shared memory and reached through [`Shmem`].
+///
+/// # Safety
+/// Implementors promise: all-zero bytes are a valid (initial) value, the type holds
+/// no pointers (every process sees the segment, but pointers into private memory
+/// would be meaningless), and all mutation goes through atomics or the
+/// cross-process locks of this module (hence `Sync`).
+pub unsafe trait ShmemSafe: Sync {}
+
+/// A byte range of the shared segment (e.g. the WAL buffer ring) that several
+/// processes read and write under a protocol of their own.
+#[derive(Clone, Copy)]
+pub struct SharedBytes {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a SharedBytes is an address range in a mapping that lives as long as the
+// process; access rules are on the unsafe methods.
+unsafe impl Send for SharedBytes {}
+// SAFETY: as above.
+unsafe impl Sync for SharedBytes {}
+
+impl SharedBytes {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies `bytes` into the range at `offset`.
+    ///
+    /// # Safety
+    /// No other process or thread may read or write `offset..offset + bytes.len()`
+    /// at the same time (the caller's protocol, e.g. WAL space reservation, ensures
+    /// it). Bounds are checked.
+    pub unsafe fn write(&self, offset: usize, bytes: &[u8]) {
+        assert!(
+            offset + bytes.len() <= self.len,
+            "shared write out of bounds"
+        );
+        // SAFETY: in bounds (asserted); exclusive per the caller's contract.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.base.as_ptr().add(offset),
+                bytes.len(),
+            );
+        }
+    }
+
+    /// Copies the range at `offset` into `out`.
+    ///
+    /// # Safety
+    /// No one may write `offset..offset + out.len()` at the same time.
+    pub unsafe fn read(&self, offset: usize, out: &mut [u8]) {
+        assert!(offset + out.len() <= self.len, "shared read out of bounds");
+        // SAFETY: in bounds (asserted); no concurrent writer per the contract.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.base.as_ptr().add(offset),
+                out.as_mut_ptr(),
+                out.len(),
+            );
+        }
+    }
+
+    /// Sets `len` bytes at `offset` to zero.
+    ///
+    /// # Safety
+    /// As [`SharedBytes::write`].
+    pub unsafe fn zero(&self, offset: usize, len: usize) {
+        assert!(offset + len <= self.len, "shared write out of bounds");
+        // SAFETY: in bounds (asserted); exclusive per the caller's contract.
+        unsafe { std::ptr::write_bytes(self.base.as_ptr().add(offset), 0, len) };
+    }
+}
+
+/// A stand-alone shared anonymous mapping, for unit tests that fork processes
+/// around a subsystem's shared state without a whole server. Never unmapped.
+pub struct TestSegment {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+impl TestSegment {
+    pub fn new(len: usize) -> TestSegment {
+        let size = NonZeroUsize::new(len.max(1)).expect("non-zero");
+        // SAFETY: a fresh anonymous shared mapping aliases nothing.
+        let base = unsafe {
+            mmap_anonymous(
+                None,
+                size,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        }
+        .expect("mmap test segment");
+        TestSegment {
+            base: base.cast(),
+            len,
+        }
+    }
+
+    /// A zero-initialised `T` at `offset` (which must be aligned for `T`).
+    pub fn struct_at<T: ShmemSafe>(&self, offset: usize) -> &'static T {
+        struct_at(self.base, self.len, offset)
+    }
+
+    pub fn bytes(&self, offset: usize, len: usize) -> SharedBytes {
+        assert!(offset + len <= self.len);
+        SharedBytes {
+            // SAFETY: in bounds of the mapping (asserted).
+            base: unsafe { NonNull::new_unchecked(self.base.as_ptr().add(offset)) },
+            len,
+        }
+    }
+}
+
+fn struct_at<T: ShmemSafe>(base: NonNull<u8>, len: usize, offset: usize) -> &'static T {
+    assert!(
+        offset + std::mem::size_of::<T>() <= len,
+        "shared struct out of bounds"
+    );
+    // SAFETY: in bounds (asserted); the mapping is page-aligned so `offset` decides
+    // alignment, checked next; T is valid when zeroed and Sync (ShmemSafe), and the
+    // mapping is never unmapped, so a 'static shared reference is sound.
+    let ptr = unsafe { base.as_ptr().add(offset) };
+    assert_eq!(
+        ptr as usize % std::mem::align_of::<T>(),
+        0,
+        "misaligned shared struct"
+    );
+    unsafe { &*(ptr.cast::<T>()) }
+}
+
 /// Where each region starts, in bytes from the segment base. Computed once from the
 /// configuration; identical in every process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +215,9 @@ pub struct ShmemLayout {
     pub control_offset: usize,
     pub procs_offset: usize,
     pub num_proc_slots: usize,
+    /// WAL insertion/flush state ([`crate::wal`]'s shared struct).
+    pub wal_control_offset: usize,
+    pub wal_control_len_bytes: usize,
     pub buffers_offset: usize,
     pub buffers_len_bytes: usize,
     pub wal_buffers_offset: usize,
@@ -96,7 +241,9 @@ impl ShmemLayout {
         let procs_offset = align_up(std::mem::size_of::<ServerControl>(), 64);
         let num_proc_slots = max_connections + NUM_AUX_PROC_SLOTS;
         let procs_end = procs_offset + num_proc_slots * std::mem::size_of::<ProcSlot>();
-        let buffers_offset = align_up(procs_end, BLCKSZ);
+        let wal_control_offset = align_up(procs_end, 4096);
+        let wal_control_len_bytes = WAL_CONTROL_LEN_BYTES;
+        let buffers_offset = align_up(wal_control_offset + wal_control_len_bytes, BLCKSZ);
         let buffers_len_bytes = align_up(shared_buffers_bytes.max(16 * BLCKSZ), BLCKSZ);
         let wal_buffers_offset = buffers_offset + buffers_len_bytes;
         let wal_buffers_len_bytes = align_up(wal_buffers_bytes.max(8 * BLCKSZ), BLCKSZ);
@@ -105,6 +252,8 @@ impl ShmemLayout {
             control_offset,
             procs_offset,
             num_proc_slots,
+            wal_control_offset,
+            wal_control_len_bytes,
             buffers_offset,
             buffers_len_bytes,
             wal_buffers_offset,
@@ -199,6 +348,27 @@ impl Shmem {
                 .as_ptr()
                 .add(self.layout.control_offset)
                 .cast::<ServerControl>())
+        }
+    }
+
+    /// The WAL's shared control struct.
+    pub fn wal_control<T: ShmemSafe>(&self) -> &'static T {
+        assert!(std::mem::size_of::<T>() <= self.layout.wal_control_len_bytes);
+        struct_at(
+            self.base,
+            self.layout.total_bytes,
+            self.layout.wal_control_offset,
+        )
+    }
+
+    /// The WAL buffer ring.
+    pub fn wal_buffers(&self) -> SharedBytes {
+        SharedBytes {
+            // SAFETY: the region lies inside the mapping (layout).
+            base: unsafe {
+                NonNull::new_unchecked(self.base.as_ptr().add(self.layout.wal_buffers_offset))
+            },
+            len: self.layout.wal_buffers_len_bytes,
         }
     }
 

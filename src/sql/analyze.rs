@@ -255,12 +255,12 @@ impl<'a> Analyzer<'a> {
 
     fn boolean_test(&self, b: &protobuf::BooleanTest) -> QuillResult<Expr> {
         let (test, construct) = match BoolTestType::try_from(b.booltesttype) {
-            Ok(BoolTestType::IsTrue) => (BoolTest::IsTrue, "IS TRUE"),
-            Ok(BoolTestType::IsNotTrue) => (BoolTest::IsNotTrue, "IS NOT TRUE"),
-            Ok(BoolTestType::IsFalse) => (BoolTest::IsFalse, "IS FALSE"),
-            Ok(BoolTestType::IsNotFalse) => (BoolTest::IsNotFalse, "IS NOT FALSE"),
-            Ok(BoolTestType::IsUnknown) => (BoolTest::IsUnknown, "IS UNKNOWN"),
-            _ => (BoolTest::IsNotUnknown, "IS NOT UNKNOWN"),
+            Ok(BoolTestType::IsTrue) => (BoolTest::True, "IS TRUE"),
+            Ok(BoolTestType::IsNotTrue) => (BoolTest::NotTrue, "IS NOT TRUE"),
+            Ok(BoolTestType::IsFalse) => (BoolTest::False, "IS FALSE"),
+            Ok(BoolTestType::IsNotFalse) => (BoolTest::NotFalse, "IS NOT FALSE"),
+            Ok(BoolTestType::IsUnknown) => (BoolTest::Unknown, "IS UNKNOWN"),
+            _ => (BoolTest::NotUnknown, "IS NOT UNKNOWN"),
         };
         let arg = self.required(&b.arg)?;
         let arg = self.coerce_to_boolean(arg, construct)?;

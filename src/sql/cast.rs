@@ -72,9 +72,10 @@ fn int_in_range(v: i64, to: SqlType) -> QuillResult<Datum> {
 
 /// PostgreSQL's `dtoi4` family: round half to even, then range-check.
 fn float_to_int(v: f64, to: SqlType) -> QuillResult<Datum> {
+    // 2^63: the first float beyond i64 (i64::MAX itself rounds up to it).
+    const TWO_POW_63: f64 = (1u64 << 63) as f64;
     let r = v.round_ties_even();
-    // i64::MAX as f64 rounds up to 2^63, which does not fit: use a strict bound.
-    if r.is_nan() || r < -9.223_372_036_854_775_808e18 || r >= 9.223_372_036_854_775_808e18 {
+    if r.is_nan() || !(-TWO_POW_63..TWO_POW_63).contains(&r) {
         return Err(out_of_range(to));
     }
     int_in_range(r as i64, to)
@@ -212,7 +213,7 @@ mod tests {
     #[test]
     fn numeric_conversions_round_like_postgres() {
         use SqlType::*;
-        let num = |s: &str| Datum::Numeric(Numeric::parse(s).unwrap());
+        let num = |s: &str| Datum::Numeric(super::Numeric::parse(s).unwrap());
         assert_eq!(cast(num("1.5"), Numeric, Int4).unwrap(), Datum::Int4(2));
         assert_eq!(cast(num("2.5"), Numeric, Int4).unwrap(), Datum::Int4(3));
         assert_eq!(

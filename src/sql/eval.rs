@@ -13,7 +13,7 @@
 //! Evaluation uses SQL's three-valued logic and short-circuits AND/OR/CASE/
 //! COALESCE left to right.
 
-use super::arith::{self, Operator};
+use super::arith::{self, CmpOp, Operator};
 use super::cast::cast_datum;
 use super::expr::{BoolTest, Expr, ExprKind};
 use super::funcs::{self, Volatility};
@@ -104,37 +104,13 @@ impl Evaluator<'_> {
                 args,
                 bpchar,
             } => {
-                let mut best: Option<Datum> = None;
-                for value in self.eval_all(args)?.into_iter().filter(|v| !v.is_null()) {
-                    let better = best.as_ref().is_none_or(|b| {
-                        let order = arith::compare(&value, b, *bpchar);
-                        if *greatest {
-                            order.is_gt()
-                        } else {
-                            order.is_lt()
-                        }
-                    });
-                    if better {
-                        best = Some(value);
-                    }
-                }
-                best.unwrap_or(Datum::Null)
+                let values = self.eval_all(args)?;
+                min_max(values, *greatest, *bpchar)
             }
             ExprKind::NullIf { args, op, bpchar } => {
                 let [a, b] = args.as_ref();
                 let (a, b) = (self.eval(a)?, self.eval(b)?);
-                let cmp = Operator::Cmp {
-                    op: *op,
-                    bpchar: *bpchar,
-                };
-                let equal = !a.is_null()
-                    && !b.is_null()
-                    && arith::apply(cmp, &[a.clone(), b])? == Datum::Bool(true);
-                if equal {
-                    Datum::Null
-                } else {
-                    a
-                }
+                null_if(a, b, *op, *bpchar)?
             }
         })
     }
@@ -185,14 +161,42 @@ impl Evaluator<'_> {
     }
 }
 
+/// GREATEST / LEAST of the non-NULL values (NULL if there are none).
+fn min_max(values: Vec<Datum>, greatest: bool, bpchar: bool) -> Datum {
+    let mut best: Option<Datum> = None;
+    for value in values.into_iter().filter(|v| !v.is_null()) {
+        let better = best.as_ref().is_none_or(|b| {
+            let order = arith::compare(&value, b, bpchar);
+            if greatest {
+                order.is_gt()
+            } else {
+                order.is_lt()
+            }
+        });
+        if better {
+            best = Some(value);
+        }
+    }
+    best.unwrap_or(Datum::Null)
+}
+
+/// NULLIF(a, b): NULL when a = b, otherwise a.
+fn null_if(a: Datum, b: Datum, op: CmpOp, bpchar: bool) -> QuillResult<Datum> {
+    if a.is_null() || b.is_null() {
+        return Ok(a);
+    }
+    let equal = arith::apply(Operator::Cmp { op, bpchar }, &[a.clone(), b])? == Datum::Bool(true);
+    Ok(if equal { Datum::Null } else { a })
+}
+
 fn bool_test(test: BoolTest, value: Option<bool>) -> bool {
     match test {
-        BoolTest::IsTrue => value == Some(true),
-        BoolTest::IsNotTrue => value != Some(true),
-        BoolTest::IsFalse => value == Some(false),
-        BoolTest::IsNotFalse => value != Some(false),
-        BoolTest::IsUnknown => value.is_none(),
-        BoolTest::IsNotUnknown => value.is_some(),
+        BoolTest::True => value == Some(true),
+        BoolTest::NotTrue => value != Some(true),
+        BoolTest::False => value == Some(false),
+        BoolTest::NotFalse => value != Some(false),
+        BoolTest::Unknown => value.is_none(),
+        BoolTest::NotUnknown => value.is_some(),
     }
 }
 
@@ -217,10 +221,6 @@ impl Folder<'_> {
         Ok(Expr::constant(value, expr.ty, expr.typmod, expr.location))
     }
 
-    fn fold_all(&mut self, args: Vec<Expr>) -> QuillResult<Vec<Expr>> {
-        args.into_iter().map(|a| self.fold(a)).collect()
-    }
-
     fn fold(&mut self, expr: Expr) -> QuillResult<Expr> {
         let Expr {
             kind,
@@ -228,118 +228,51 @@ impl Folder<'_> {
             typmod,
             location,
         } = expr;
-        let rebuilt = |kind| Expr::new(kind, ty, typmod, location);
-        let all_const = |args: &[Expr]| args.iter().all(|a| a.as_const().is_some());
-        let any_null = |args: &[Expr]| {
-            args.iter()
-                .any(|a| matches!(a.as_const(), Some(Datum::Null)))
-        };
+        let shape = (ty, typmod, location);
         match kind {
-            ExprKind::CaseTest => match &self.case_value {
-                Some(v) => Ok(Expr::constant(v.clone(), ty, typmod, location)),
-                None => Ok(rebuilt(ExprKind::CaseTest)),
-            },
-            ExprKind::Cast { arg, explicit } => {
-                let arg = Box::new(self.fold(*arg)?);
-                let folded = rebuilt(ExprKind::Cast { arg, explicit });
-                match &folded.kind {
-                    ExprKind::Cast { arg, .. } if arg.as_const().is_some() => {
-                        self.constant(&folded)
-                    }
-                    _ => Ok(folded),
-                }
-            }
-            ExprKind::Op { op, args } => {
-                let args = self.fold_all(args)?;
-                let foldable = all_const(&args) || (op.is_strict() && any_null(&args));
-                let folded = rebuilt(ExprKind::Op { op, args });
-                if foldable {
-                    self.constant(&folded)
-                } else {
-                    Ok(folded)
-                }
-            }
-            ExprKind::Func { func, args } => {
-                let args = self.fold_all(args)?;
-                let foldable = (func.is_strict() && any_null(&args))
-                    || (func.volatility() == Volatility::Immutable && all_const(&args));
-                let folded = rebuilt(ExprKind::Func { func, args });
-                if foldable {
-                    self.constant(&folded)
-                } else {
-                    Ok(folded)
-                }
-            }
+            ExprKind::CaseTest => Ok(match &self.case_value {
+                Some(v) => Expr::constant(v.clone(), ty, typmod, location),
+                None => Expr::new(ExprKind::CaseTest, ty, typmod, location),
+            }),
             ExprKind::And(args) => self.fold_and_or(args, false, location),
             ExprKind::Or(args) => self.fold_and_or(args, true, location),
-            ExprKind::Not(arg) => {
-                self.fold_unary(*arg, ty, location, |arg| ExprKind::Not(Box::new(arg)))
-            }
-            ExprKind::NullTest { arg, is_null } => {
-                self.fold_unary(*arg, ty, location, |arg| ExprKind::NullTest {
-                    arg: Box::new(arg),
-                    is_null,
-                })
-            }
-            ExprKind::BoolTest { arg, test } => {
-                self.fold_unary(*arg, ty, location, |arg| ExprKind::BoolTest {
-                    arg: Box::new(arg),
-                    test,
-                })
-            }
             ExprKind::Case {
                 operand,
                 whens,
                 default,
-            } => self.fold_case(operand.map(|o| *o), whens, *default, (ty, typmod, location)),
-            ExprKind::Coalesce(args) => self.fold_coalesce(args, (ty, typmod, location)),
-            ExprKind::MinMax {
-                greatest,
-                args,
-                bpchar,
-            } => {
-                let args = self.fold_all(args)?;
-                let foldable = all_const(&args);
-                let folded = rebuilt(ExprKind::MinMax {
-                    greatest,
-                    args,
-                    bpchar,
-                });
-                if foldable {
-                    self.constant(&folded)
-                } else {
-                    Ok(folded)
-                }
-            }
-            ExprKind::NullIf { args, op, bpchar } => {
-                let [a, b] = *args;
-                let args = Box::new([self.fold(a)?, self.fold(b)?]);
-                let foldable = all_const(args.as_ref());
-                let folded = rebuilt(ExprKind::NullIf { args, op, bpchar });
-                if foldable {
-                    self.constant(&folded)
-                } else {
-                    Ok(folded)
-                }
-            }
-            kind @ ExprKind::Const(_) => Ok(rebuilt(kind)),
+            } => self.fold_case(operand.map(|o| *o), whens, *default, shape),
+            ExprKind::Coalesce(args) => self.fold_coalesce(args, shape),
+            kind => self.fold_computed(Expr::new(kind, ty, typmod, location)),
         }
     }
 
-    fn fold_unary(
-        &mut self,
-        arg: Expr,
-        ty: SqlType,
-        location: i32,
-        make: impl FnOnce(Expr) -> ExprKind,
-    ) -> QuillResult<Expr> {
-        let arg = self.fold(arg)?;
-        let is_const = arg.as_const().is_some();
-        let folded = Expr::new(make(arg), ty, -1, location);
-        if is_const {
-            self.constant(&folded)
+    /// A node computed from all its operands: fold them, then compute the node
+    /// now if they are all constants and it may run at plan time — or if it is
+    /// strict and one of them is a NULL constant.
+    fn fold_computed(&mut self, mut expr: Expr) -> QuillResult<Expr> {
+        for operand in expr.operands_mut() {
+            let placeholder = Expr::constant(Datum::Null, SqlType::Unknown, -1, -1);
+            let original = std::mem::replace(operand, placeholder);
+            *operand = self.fold(original)?;
+        }
+        let operands = expr.operands_mut();
+        let all_const = operands.iter().all(|o| o.as_const().is_some());
+        let any_null = operands
+            .iter()
+            .any(|o| matches!(o.as_const(), Some(Datum::Null)));
+        let foldable = match &expr.kind {
+            ExprKind::Const(_) => false,
+            ExprKind::Op { op, .. } => all_const || (op.is_strict() && any_null),
+            ExprKind::Func { func, .. } => {
+                (func.is_strict() && any_null)
+                    || (func.volatility() == Volatility::Immutable && all_const)
+            }
+            _ => all_const,
+        };
+        if foldable {
+            self.constant(&expr)
         } else {
-            Ok(folded)
+            Ok(expr)
         }
     }
 

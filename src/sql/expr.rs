@@ -23,12 +23,12 @@ pub struct Expr {
 /// IS [NOT] TRUE / FALSE / UNKNOWN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BoolTest {
-    IsTrue,
-    IsNotTrue,
-    IsFalse,
-    IsNotFalse,
-    IsUnknown,
-    IsNotUnknown,
+    True,
+    NotTrue,
+    False,
+    NotFalse,
+    Unknown,
+    NotUnknown,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +101,22 @@ impl Expr {
         match &self.kind {
             ExprKind::Const(d) => Some(d),
             _ => None,
+        }
+    }
+
+    /// The direct sub-expressions a node is computed from, for nodes that
+    /// evaluate all of them (not AND/OR/CASE/COALESCE, which may skip some).
+    pub fn operands_mut(&mut self) -> Vec<&mut Expr> {
+        match &mut self.kind {
+            ExprKind::Cast { arg, .. }
+            | ExprKind::Not(arg)
+            | ExprKind::NullTest { arg, .. }
+            | ExprKind::BoolTest { arg, .. } => vec![arg.as_mut()],
+            ExprKind::Op { args, .. }
+            | ExprKind::Func { args, .. }
+            | ExprKind::MinMax { args, .. } => args.iter_mut().collect(),
+            ExprKind::NullIf { args, .. } => args.iter_mut().collect(),
+            _ => Vec::new(),
         }
     }
 

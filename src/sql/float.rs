@@ -31,7 +31,7 @@ pub fn float8_out(value: f64) -> String {
         return if value.is_sign_negative() { "-0" } else { "0" }.to_string();
     }
     let mut digits = parse_digits(ryu::Buffer::new().format_finite(value));
-    if on_rounding_boundary(&digits, value.abs() as f64, false) {
+    if on_rounding_boundary(&digits, value.abs(), false) {
         digits = shortest_inside(value.abs(), false, digits.digits.len() + 1, 17, |n| {
             parse_digits(&format!("{:.*e}", n - 1, value.abs()))
         });
@@ -483,7 +483,8 @@ mod tests {
         assert_eq!(format_g(0.1 + 0.2, 15), "0.3");
         assert_eq!(format_g(1e20, 15), "1e+20");
         assert_eq!(format_g(1.5e-10, 15), "1.5e-10");
-        assert_eq!(format_g(123456789.123456789, 15), "123456789.123457");
+        let v: f64 = "123456789.123456789".parse().unwrap();
+        assert_eq!(format_g(v, 15), "123456789.123457");
         assert_eq!(format_g(100.0, 15), "100");
         assert_eq!(format_g(0.1f32 as f64, 6), "0.1");
     }

@@ -283,10 +283,7 @@ fn preferred_matches(sig: &Signature, types: &[SqlType]) -> usize {
 }
 
 /// Keeps the candidates scoring highest.
-fn keep_best<'s>(
-    candidates: Vec<&'s Signature>,
-    score: impl Fn(&Signature) -> usize,
-) -> Vec<&'s Signature> {
+fn keep_best(candidates: Vec<&Signature>, score: impl Fn(&Signature) -> usize) -> Vec<&Signature> {
     let best = candidates.iter().map(|s| score(s)).max().unwrap_or(0);
     candidates
         .into_iter()

@@ -7,9 +7,10 @@
 //!   with PostgreSQL's syntax errors and positions (`parse.rs`, the only
 //!   `unsafe` in this folder: one call into libpg_query's C API for the error
 //!   position).
-//! * Values and types (`types.rs`, `value.rs`, `numeric.rs`, `float.rs`):
-//!   PostgreSQL's type OIDs, typmods, and text input/output functions. These do
-//!   not depend on the parse tree; the storage layer reuses them.
+//! * Values and types (`types.rs`, `value.rs`, `numeric.rs` with `digits.rs`,
+//!   `float.rs`): PostgreSQL's type OIDs, typmods, and text input/output
+//!   functions. These do not depend on the parse tree; the storage layer
+//!   reuses them.
 //! * Expressions: analysis (`analyze.rs`, `coerce.rs`, `operators.rs`,
 //!   `funcs.rs`), constant folding and evaluation (`eval.rs`, `arith.rs`,
 //!   `cast.rs`), and output column names (`colname.rs`).
@@ -19,7 +20,7 @@
 //! # The pipeline
 //! 1. **parse**: text → `pg_query` raw parse trees, one [`Statement`] each,
 //!    keeping the whole query string so positions count from its start.
-//! 2. **analyze**: raw tree → typed [`expr::Expr`]: names resolved, operators
+//! 2. **analyze**: raw tree → typed `expr::Expr`: names resolved, operators
 //!    and functions chosen by PostgreSQL's rules, implicit casts made explicit,
 //!    string literals converted to the type their context needs.
 //! 3. **fold**: constant subexpressions computed once, as PostgreSQL's planner
@@ -50,6 +51,7 @@ mod arith;
 mod cast;
 mod coerce;
 mod colname;
+mod digits;
 mod eval;
 mod expr;
 pub mod float;
@@ -133,7 +135,7 @@ impl Column {
         Column {
             name,
             type_oid: ty.oid(),
-            type_len: ty.len(),
+            type_len: ty.typlen(),
             type_mod,
         }
     }

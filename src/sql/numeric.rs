@@ -17,6 +17,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use super::digits::{mag_add, mag_cmp, mag_divmod, mag_mul, mag_sub};
 use crate::error::{sqlstate, QuillError, QuillResult};
 
 /// Largest number of decimal digits before the point (PostgreSQL: weight 32767
@@ -576,102 +577,6 @@ fn select_div_scale(a: &Decimal, b: &Decimal) -> u32 {
     rscale as u32
 }
 
-/// Compares two magnitudes without leading zeros.
-fn mag_cmp(a: &[u8], b: &[u8]) -> Ordering {
-    let strip = |x: &[u8]| -> usize { x.iter().take_while(|&&d| d == 0).count() };
-    let (a, b) = (&a[strip(a)..], &b[strip(b)..]);
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
-
-fn mag_add(a: &[u8], b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(a.len().max(b.len()) + 1);
-    let (mut i, mut j, mut carry) = (a.len(), b.len(), 0u8);
-    while i > 0 || j > 0 || carry > 0 {
-        let mut s = carry;
-        if i > 0 {
-            i -= 1;
-            s += a[i];
-        }
-        if j > 0 {
-            j -= 1;
-            s += b[j];
-        }
-        out.push(s % 10);
-        carry = s / 10;
-    }
-    out.reverse();
-    out
-}
-
-/// a - b for a ≥ b.
-fn mag_sub(a: &[u8], b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(a.len());
-    let (mut j, mut borrow) = (b.len(), 0i8);
-    for i in (0..a.len()).rev() {
-        let mut d = a[i] as i8 - borrow;
-        if j > 0 {
-            j -= 1;
-            d -= b[j] as i8;
-        }
-        borrow = (d < 0) as i8;
-        out.push((d + 10 * borrow) as u8);
-    }
-    out.reverse();
-    let leading = out.iter().take_while(|&&d| d == 0).count();
-    out.drain(..leading);
-    out
-}
-
-fn mag_mul(a: &[u8], b: &[u8]) -> Vec<u8> {
-    if a.is_empty() || b.is_empty() {
-        return Vec::new();
-    }
-    // Accumulate column sums least-significant first, then carry once.
-    let mut acc = vec![0u64; a.len() + b.len()];
-    for (i, &x) in a.iter().rev().enumerate() {
-        for (j, &y) in b.iter().rev().enumerate() {
-            acc[i + j] += x as u64 * y as u64;
-        }
-    }
-    let mut carry = 0u64;
-    let mut out: Vec<u8> = acc
-        .into_iter()
-        .map(|v| {
-            let s = v + carry;
-            carry = s / 10;
-            (s % 10) as u8
-        })
-        .collect();
-    while carry > 0 {
-        out.push((carry % 10) as u8);
-        carry /= 10;
-    }
-    out.reverse();
-    let leading = out.iter().take_while(|&&d| d == 0).count();
-    out.drain(..leading);
-    out
-}
-
-/// Long division of magnitudes: (quotient, remainder); `b` must be non-zero.
-fn mag_divmod(a: &[u8], b: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let mut quotient = Vec::with_capacity(a.len());
-    let mut remainder: Vec<u8> = Vec::with_capacity(b.len() + 1);
-    for &digit in a {
-        if !(remainder.is_empty() && digit == 0) {
-            remainder.push(digit);
-        }
-        let mut q = 0u8;
-        while mag_cmp(&remainder, b) != Ordering::Less {
-            remainder = mag_sub(&remainder, b);
-            q += 1;
-        }
-        quotient.push(q);
-    }
-    let leading = quotient.iter().take_while(|&&d| d == 0).count();
-    quotient.drain(..leading);
-    (quotient, remainder)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -807,7 +712,7 @@ mod tests {
         assert_eq!(Numeric::from_f64(1e20).to_string(), "100000000000000000000");
         assert_eq!(Numeric::from_f64(1.5e-10).to_string(), "0.00000000015");
         assert_eq!(
-            Numeric::from_f64(123456789.123456789).to_string(),
+            Numeric::from_f64("123456789.123456789".parse().unwrap()).to_string(),
             "123456789.123457"
         );
         assert_eq!(Numeric::from_f32(0.1).to_string(), "0.1");

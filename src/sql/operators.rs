@@ -3,9 +3,9 @@
 //! operators, and the sugar built from them (BETWEEN, IN, NULLIF, IS DISTINCT FROM).
 //!
 //! Resolution rules, checked against PostgreSQL 15:
-//! * an unknown literal beside a known type takes that type (`'1' + 1` is int4
-//!   + int4); two unknowns are ambiguous for arithmetic (42725) and text for
-//!   comparisons;
+//! * an unknown literal beside a known type takes that type (`'1' + 1` adds
+//!   two int4s); two unknowns are ambiguous for arithmetic (42725) and text
+//!   for comparisons;
 //! * numbers meet at the wider type: int2 < int4 < int8; any float with a
 //!   non-float4 partner gives float8; numeric with integers stays numeric
 //!   (`1::float4 + 1` is float8, `1 + 1.5` numeric); `%` has no float form;

@@ -15,6 +15,9 @@ use pg_query::NodeEnum;
 
 use crate::error::{sqlstate, QuillError, QuillResult};
 
+/// SQLSTATE 54001, statement_too_complex (not yet in `sqlstate`).
+const STATEMENT_TOO_COMPLEX: &str = "54001";
+
 /// One statement of a query string.
 #[derive(Debug, Clone)]
 pub struct Statement {
@@ -60,6 +63,13 @@ pub fn parse_query(sql: &str) -> QuillResult<Vec<Statement>> {
                 "query string contains a zero byte",
             ))
         }
+        // The protobuf decoder behind `pg_query` stops at 100 nested messages
+        // (about 50 levels of nested expressions): deeper trees would
+        // overflow the stack while decoding, so they are refused cleanly.
+        Err(pg_query::Error::Decode(_)) => return Err(QuillError::new(
+            STATEMENT_TOO_COMPLEX,
+            "statement is nested too deeply (Quill accepts about 50 levels of nested expressions)",
+        )),
         Err(other) => return Err(QuillError::internal(format!("parser failed: {other}"))),
     };
     let query: Arc<str> = Arc::from(sql);
@@ -131,6 +141,7 @@ fn classify_grammar_error(message: &str) -> (&'static str, Option<&'static str>)
         "is only supported for",
         "is not implemented",
         "unsafe use of string constant",
+        "cannot be changed",
     ]
     .iter()
     .any(|p| message.contains(p))
@@ -239,6 +250,25 @@ mod tests {
         let e = error_of("select 1 = 1 = true");
         assert_eq!(e.message, "syntax error at or near \"=\"");
         assert_eq!(e.position, Some(14));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_crash() {
+        // Decoding the deepest accepted tree takes up to ~3 MiB of stack in a
+        // debug build (under 512 KiB in release), so run where a backend runs:
+        // on a main thread's 8 MiB, not a test thread's 2 MiB.
+        let check = || {
+            let sql = format!("select {}", vec!["1"; 300].join("+"));
+            assert_eq!(error_of(&sql).sqlstate, "54001");
+            let sql = format!("select {}", vec!["1"; 40].join("+"));
+            assert_eq!(parse_query(&sql).unwrap().len(), 1);
+        };
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(check)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

@@ -75,6 +75,14 @@ pub fn command_tag(node: &NodeEnum) -> &'static str {
         VariableSetStmt(s) if s.kind >= 5 => "RESET",
         VariableSetStmt(_) => "SET",
         VariableShowStmt(_) => "SHOW",
+        other => ddl_tag(other),
+    }
+}
+
+/// Tags of schema and maintenance statements.
+fn ddl_tag(node: &NodeEnum) -> &'static str {
+    use NodeEnum::*;
+    match node {
         CreateStmt(_) => "CREATE TABLE",
         CreateTableAsStmt(c) if c.is_select_into => "SELECT",
         CreateTableAsStmt(c) if c.objtype == ObjectType::ObjectMatview as i32 => {
@@ -116,6 +124,14 @@ pub fn command_tag(node: &NodeEnum) -> &'static str {
         ReindexStmt(_) => "REINDEX",
         CheckPointStmt(_) => "CHECKPOINT",
         LockStmt(_) => "LOCK TABLE",
+        other => session_tag(other),
+    }
+}
+
+/// Tags of session-level and miscellaneous statements.
+fn session_tag(node: &NodeEnum) -> &'static str {
+    use NodeEnum::*;
+    match node {
         ListenStmt(_) => "LISTEN",
         UnlistenStmt(_) => "UNLISTEN",
         NotifyStmt(_) => "NOTIFY",

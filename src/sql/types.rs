@@ -96,7 +96,7 @@ impl SqlType {
     }
 
     /// `typlen`: bytes of a fixed-size value, -1 for varlena, -2 for C strings.
-    pub const fn len(self) -> i16 {
+    pub const fn typlen(self) -> i16 {
         match self {
             SqlType::Bool => 1,
             SqlType::Int2 => 2,
@@ -269,7 +269,7 @@ pub fn numeric_typmod_parts(typmod: i32) -> Option<(i32, i32)> {
     let bits = typmod - VARHDRSZ;
     let precision = (bits >> 16) & 0xffff;
     // Sign-extend the 11-bit scale.
-    let scale = (((bits & 0x7ff) ^ 1024) - 1024) as i32;
+    let scale = ((bits & 0x7ff) ^ 1024) - 1024;
     Some((precision, scale))
 }
 
@@ -280,8 +280,8 @@ mod tests {
     #[test]
     fn oids_and_lengths_match_pg_type() {
         assert_eq!(SqlType::Int4.oid(), 23);
-        assert_eq!(SqlType::Name.len(), 64);
-        assert_eq!(SqlType::Unknown.len(), -2);
+        assert_eq!(SqlType::Name.typlen(), 64);
+        assert_eq!(SqlType::Unknown.typlen(), -2);
         assert_eq!(SqlType::from_oid(1700), Some(SqlType::Numeric));
         assert_eq!(SqlType::from_oid(1), None);
     }

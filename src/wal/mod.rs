@@ -6,3 +6,4 @@ pub mod record;
 pub mod segment;
 
 pub use lsn::Lsn;
+pub mod xlog;

@@ -23,23 +23,26 @@
 //! acknowledged: recovery stops there and new WAL is written from there. Only genuine
 //! I/O errors are `Err`.
 //!
-//! The reader owns one page buffer and one record buffer, reused for every record; a
-//! decoded record borrows from the record buffer until the next call.
+//! Each record comes back as a [`WalRecord`]: its LSN, its end LSN (what redo stamps
+//! on pages, README rule 5) and the decoded record. The reader owns one page buffer and
+//! one record buffer, reused for every record; a record borrows from the record buffer
+//! until the next call. Segment files are read through the data directory's `FileIo`
+//! (the one I/O trait), so crash tests can read the WAL a simulated disk kept.
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::storage::file_io::{FileIo, IoFile, OpenMode};
-
 use crate::wal::record::{
     check_tot_len, DecodedRecord, EncodeError, RecordBuilder, RecordError, RecordHeader,
     SIZE_OF_RECORD_HEADER,
 };
 use crate::wal::segment::{
-    layout_record, maxalign, next_insert_position, page_header_size, page_offset, page_start,
-    read_u32, record_end, segment_file_name, segment_offset, segno_of, write_page_header,
-    PageHeader, SegmentNo, TimeLineId, MAXIMUM_ALIGNOF, XLOG_BLCKSZ, XLP_FIRST_IS_CONTRECORD,
+    is_valid_record_start, layout_record, maxalign, next_insert_position, page_header_size,
+    page_offset, page_start, read_u32, record_end, segment_file_name, segment_offset, segno_of,
+    write_page_header, PageHeader, SegmentNo, TimeLineId, MAXIMUM_ALIGNOF, XLOG_BLCKSZ,
+    XLP_FIRST_IS_CONTRECORD,
 };
 use crate::wal::Lsn;
 
@@ -126,6 +129,10 @@ impl InMemoryWal {
     /// boundary meaning "after that page's header").
     pub fn new(start: Lsn, timeline: TimeLineId, system_id: u64) -> InMemoryWal {
         let start = next_insert_position(start);
+        assert!(
+            is_valid_record_start(start),
+            "{start} is not a record start"
+        );
         let mut wal = InMemoryWal {
             timeline,
             system_id,

@@ -842,5 +842,16 @@ mod tests {
             "WAL file is from different database system: WAL file database system \
              identifier is 1, pg_control database system identifier is 2"
         );
+        page[XLP_SEG_SIZE] ^= 1;
+        assert_eq!(
+            message(&page, Lsn(SEG), Some(1)),
+            "WAL file is from different database system: incorrect segment size in page header"
+        );
+        page[XLP_SEG_SIZE] ^= 1;
+        page[XLP_XLOG_BLCKSZ] ^= 1;
+        assert_eq!(
+            message(&page, Lsn(SEG), Some(1)),
+            "WAL file is from different database system: incorrect XLOG_BLCKSZ in page header"
+        );
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod wire;
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -35,6 +37,13 @@ impl TestServer {
 
     /// Initialises a data directory and starts a server with extra `-c` settings.
     pub fn start_with(settings: &[(&str, &str)]) -> TestServer {
+        let mut server = TestServer::init_with(settings);
+        server.launch();
+        server
+    }
+
+    /// Initialises a data directory and picks a port, but starts nothing.
+    pub fn init_with(settings: &[(&str, &str)]) -> TestServer {
         let dir = tempfile::Builder::new()
             .prefix("quill-test-")
             .tempdir()
@@ -47,7 +56,7 @@ impl TestServer {
             .status()
             .expect("run quill init");
         assert!(status.success(), "quill init failed");
-        let mut server = TestServer {
+        TestServer {
             port: free_port(),
             dir,
             child: None,
@@ -55,9 +64,7 @@ impl TestServer {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-        };
-        server.launch();
-        server
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -76,13 +83,8 @@ impl TestServer {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    /// Starts (or restarts) the postmaster on the same data directory and port.
-    pub fn launch(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .unwrap();
+    /// `quill start` with this server's data directory, port, sockets and settings.
+    pub fn start_command(&self) -> Command {
         let mut cmd = Command::new(quill_bin());
         cmd.arg("start")
             .arg("-D")
@@ -96,7 +98,18 @@ impl TestServer {
         for (k, v) in &self.settings {
             cmd.args(["-c", &format!("{k}={v}")]);
         }
-        let child = cmd
+        cmd
+    }
+
+    /// Starts (or restarts) the postmaster on the same data directory and port.
+    pub fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let child = self
+            .start_command()
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -131,6 +144,20 @@ impl TestServer {
         )
     }
 
+    pub fn try_connect_as(
+        &self,
+        user: &str,
+        db: &str,
+    ) -> Result<postgres::Client, postgres::Error> {
+        postgres::Client::connect(
+            &format!(
+                "host=127.0.0.1 port={} user={user} dbname={db} connect_timeout=10",
+                self.port
+            ),
+            postgres::NoTls,
+        )
+    }
+
     pub fn try_connect(&self) -> Result<postgres::Client, postgres::Error> {
         postgres::Client::connect(&self.conn_string(), postgres::NoTls)
     }
@@ -149,7 +176,14 @@ impl TestServer {
     pub fn psql_args(&self, args: &[&str]) -> Output {
         Command::new("psql")
             .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
-            .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", "postgres"])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                SUPERUSER,
+                "-d",
+                "postgres",
+            ])
             .args(args)
             .env("PGCONNECT_TIMEOUT", "10")
             .output()
@@ -221,6 +255,151 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// True while the postmaster process runs (it is our child, so this also reaps it).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            None => false,
+            Some(child) => match child.try_wait() {
+                Ok(None) => true,
+                _ => {
+                    self.child = None;
+                    false
+                }
+            },
+        }
+    }
+
+    /// Runs `quill <command> -D DATA <args...>`.
+    pub fn quill(&self, command: &str, args: &[&str]) -> Output {
+        Command::new(quill_bin())
+            .arg(command)
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(args)
+            .output()
+            .expect("run quill")
+    }
+
+    /// Runs `quill start` for a start that is expected to fail; returns its exit code
+    /// and everything it printed. Panics if it is still running after `timeout`.
+    pub fn start_expecting_exit(&self, timeout: Duration) -> (Option<i32>, String) {
+        let out_path = self.dir.path().join("failed-start.out");
+        let out = std::fs::File::create(&out_path).unwrap();
+        let mut child = self
+            .start_command()
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn quill start");
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                unsafe_kill(child.id() as i32, libc::SIGQUIT);
+                std::thread::sleep(Duration::from_millis(500));
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "quill start kept running; it printed:\n{}",
+                    std::fs::read_to_string(&out_path).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (
+            status.code(),
+            std::fs::read_to_string(&out_path).unwrap_or_default(),
+        )
+    }
+
+    /// Polls the server log until it contains `needle` (true) or `timeout` passes.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || self.log().contains(needle))
+    }
+
+    /// How many times `needle` occurs in the server log.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log().matches(needle).count()
+    }
+
+    /// The pid on line 1 of `postmaster.pid`, if the file exists.
+    pub fn pidfile_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.data_dir().join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// kill -9 of the postmaster, then of every child it had (as an OOM killer or a
+    /// power cut might leave things); postmaster.pid stays behind, stale.
+    pub fn kill_everything_hard(&mut self) {
+        let children = self.child_pids();
+        let mut child = self.child.take().expect("server running");
+        unsafe_kill(child.id() as i32, libc::SIGKILL);
+        let _ = child.wait();
+        for pid in &children {
+            unsafe_kill(*pid, libc::SIGKILL);
+        }
+        for pid in children {
+            assert!(
+                wait_until(Duration::from_secs(10), || process_gone(pid)),
+                "child {pid} survived SIGKILL"
+            );
+        }
+    }
+
+    /// A fresh `select 1` client: polls until the server accepts sessions again.
+    pub fn connect_eventually(&self, timeout: Duration) -> postgres::Client {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.try_connect() {
+                Ok(client) => return client,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("no connection after {timeout:?}: {e}; log:\n{}", self.log())
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds (true) or `timeout` passes (false).
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// True if no process `pid` runs (gone, or a zombie nobody reaped yet).
+pub fn process_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
+/// The SQLSTATE of a server error, if the error is one.
+pub fn sqlstate(e: &postgres::Error) -> Option<String> {
+    e.as_db_error().map(|db| db.code().code().to_string())
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -253,4 +432,17 @@ pub fn stdout(out: &Output) -> String {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).trim_end().to_string()
+}
+
+/// The first column of the first row of a simple query (panics on an error).
+pub fn first_value(client: &mut postgres::Client, sql: &str) -> String {
+    client
+        .simple_query(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{sql}: no row"))
 }

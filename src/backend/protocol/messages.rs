@@ -6,7 +6,9 @@ use pgwire::messages::response::{
     CommandComplete, EmptyQueryResponse, ErrorResponse, NoticeResponse, ReadyForQuery,
     TransactionStatus,
 };
-use pgwire::messages::startup::{Authentication, BackendKeyData, ParameterStatus, SecretKey};
+use pgwire::messages::startup::{
+    Authentication, BackendKeyData, NegotiateProtocolVersion, ParameterStatus, SecretKey,
+};
 use pgwire::messages::PgWireBackendMessage;
 
 use crate::error::QuillError;
@@ -110,4 +112,13 @@ pub fn backend_key_data(pid: i32, key: i32) -> PgWireBackendMessage {
 
 pub fn authentication_ok() -> PgWireBackendMessage {
     PgWireBackendMessage::Authentication(Authentication::Ok)
+}
+
+/// NegotiateProtocolVersion: the newest version served (PostgreSQL 15 sends the whole
+/// version number, 3.0) and the `_pq_.` options it does not know.
+pub fn negotiate_protocol_version(unsupported: Vec<String>) -> PgWireBackendMessage {
+    PgWireBackendMessage::NegotiateProtocolVersion(NegotiateProtocolVersion::new(
+        3 << 16,
+        unsupported,
+    ))
 }

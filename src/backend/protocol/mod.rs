@@ -22,6 +22,7 @@ use pgwire::messages::{
 };
 
 use crate::backend::interrupts;
+use crate::error::sqlstate::PROTOCOL_VIOLATION;
 use crate::error::{QuillError, QuillResult};
 use crate::postmaster::listen::ClientStream;
 
@@ -38,6 +39,11 @@ pub struct Connection {
     read_buf: BytesMut,
     write_buf: BytesMut,
     decode_ctx: DecodeContext,
+    /// A communication error happened: report it to the log only.
+    comm_error: bool,
+    /// The startup packet asked for protocol 1.x or 2.x.
+    old_protocol_client: bool,
+    last_type: u8,
 }
 
 /// What reading from the client gave.
@@ -57,6 +63,9 @@ impl Connection {
             read_buf: BytesMut::with_capacity(8192),
             write_buf: BytesMut::with_capacity(8192),
             decode_ctx,
+            comm_error: false,
+            old_protocol_client: false,
+            last_type: 0,
         }
     }
 
@@ -69,19 +78,17 @@ impl Connection {
     }
 
     /// Makes sure `n` bytes are buffered. `Ok(false)` means EOF before any byte of
-    /// them arrived; EOF in the middle is an error ("incomplete message").
-    fn fill(&mut self, n: usize) -> QuillResult<bool> {
-        let start_len = self.read_buf.len();
+    /// the message arrived; EOF in the middle is the communication error
+    /// `incomplete` ("incomplete message from client").
+    fn fill(&mut self, n: usize, incomplete: &str) -> QuillResult<bool> {
         let mut chunk = [0u8; 8192];
         while self.read_buf.len() < n {
             match self.stream.read(&mut chunk) {
                 Ok(0) => {
-                    if self.read_buf.len() == start_len && start_len == 0 {
+                    if self.read_buf.is_empty() {
                         return Ok(false);
                     }
-                    return Err(QuillError::protocol_violation(
-                        "incomplete message from client",
-                    ));
+                    return Err(self.comm_error(incomplete));
                 }
                 Ok(got) => self.read_buf.extend_from_slice(&chunk[..got]),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
@@ -90,82 +97,116 @@ impl Connection {
                     }
                 }
                 Err(e) => {
-                    return Err(QuillError::protocol_violation(format!(
+                    let message = format!(
                         "could not receive data from client: {}",
                         crate::postmaster::listen::describe_io_error(&e)
-                    )));
+                    );
+                    return Err(self.comm_error(&message));
                 }
             }
         }
         Ok(true)
     }
 
-    /// Reads the next frame's bytes: `(type byte or None for startup, body)`.
-    fn read_frame(
-        &mut self,
-        typed: bool,
-        max_len: impl Fn(u8) -> usize,
-    ) -> QuillResult<Incoming<(u8, BytesMut)>> {
-        let header = if typed { 5 } else { 4 };
-        if !self.fill(header)? {
-            return Ok(Incoming::Eof);
-        }
-        let kind = if typed { self.read_buf[0] } else { 0 };
-        let offset = header - 4;
-        let len = (&self.read_buf[offset..header]).get_i32();
-        let limit = max_len(kind);
-        if len < 4 || len as usize > limit + 4 {
-            return Err(QuillError::protocol_violation(if typed {
-                format!("invalid message length")
+    /// A framing error or a lost client: the byte stream can no longer be trusted,
+    /// so, like PostgreSQL's COMMERROR, the error is logged but not sent
+    /// ([`Connection::report_fatal`]).
+    fn comm_error(&mut self, message: &str) -> QuillError {
+        self.comm_error = true;
+        QuillError::protocol_violation(message)
+    }
+
+    /// Ends the session with `error`: sent to the client and logged as FATAL, or
+    /// only logged (as LOG) after a communication error.
+    pub fn report_fatal(&mut self, error: &QuillError) {
+        if self.comm_error {
+            log::info!("{}", error.message);
+        } else {
+            if self.old_protocol_client {
+                // Protocol 2.0's ErrorResponse: 'E' and one string (PostgreSQL sends
+                // it so an old client can show why it was refused).
+                let text = format!("{}:  {}\n", error.severity.as_str(), error.message);
+                self.send_raw(b"E");
+                self.send_raw(text.as_bytes());
+                self.send_raw(b"\0");
             } else {
-                "invalid length of startup packet".to_string()
-            }));
+                self.send_error(error);
+            }
+            let _ = self.flush();
+            log::error!(target: crate::logging::FATAL_TARGET, "{}", error.message);
         }
-        let total = offset + len as usize;
-        self.fill(total)?;
-        let frame = self.read_buf.split_to(total);
-        Ok(Incoming::Message((kind, frame)))
     }
 
     /// Reads the first packet of a connection (startup, SSL/GSS request, cancel).
     pub fn read_startup_packet(&mut self) -> QuillResult<Incoming<startup::StartupPacket>> {
-        match self.read_frame(false, |_| MAX_STARTUP_PACKET_LENGTH)? {
-            Incoming::Eof => Ok(Incoming::Eof),
-            Incoming::Message((_, frame)) => {
-                if frame.len() < 8 {
-                    return Err(QuillError::protocol_violation(
-                        "invalid length of startup packet",
-                    ));
-                }
-                startup::parse_startup_packet(frame).map(Incoming::Message)
-            }
+        const INCOMPLETE: &str = "incomplete startup packet";
+        if !self.fill(4, INCOMPLETE)? {
+            return Ok(Incoming::Eof);
         }
+        // The length counts itself; PostgreSQL allows 8..=MAX_STARTUP_PACKET_LENGTH + 4.
+        let len = (&self.read_buf[..4]).get_i32();
+        if len < 8 || len as usize > MAX_STARTUP_PACKET_LENGTH + 4 {
+            return Err(self.comm_error("invalid length of startup packet"));
+        }
+        self.fill(len as usize, INCOMPLETE)?;
+        let frame = self.read_buf.split_to(len as usize);
+        let code = (&frame[4..8]).get_u32();
+        if code == startup::CANCEL_REQUEST_CODE && frame.len() != 16 {
+            return Err(self.comm_error("invalid length of startup packet"));
+        }
+        // A protocol 1.x/2.x client reads errors in the old format.
+        self.old_protocol_client = code >> 16 < 3;
+        startup::parse_startup_packet(frame).map(Incoming::Message)
     }
 
     /// Reads the next regular message, validated and decoded.
+    ///
+    /// An unknown type byte is FATAL (message boundaries are lost), a bad length a
+    /// communication error; a well-framed message with bad content is an ERROR
+    /// (08P01, or 22021 for bad UTF-8) and the session goes on, as in PostgreSQL.
+    /// [`Connection::last_message_type`] tells which message it was.
     pub fn read_message(&mut self) -> QuillResult<Incoming<PgWireFrontendMessage>> {
-        let frame = match self.read_frame(true, message_length_limit)? {
-            Incoming::Eof => return Ok(Incoming::Eof),
-            Incoming::Message((kind, frame)) => {
-                if !is_known_frontend_type(kind) {
-                    return Err(QuillError::protocol_violation(format!(
-                        "invalid frontend message type {kind}"
-                    )));
-                }
-                frame
-            }
-        };
+        const INCOMPLETE: &str = "incomplete message from client";
+        // PostgreSQL judges the type byte before it reads the length.
+        if !self.fill(1, INCOMPLETE)? {
+            return Ok(Incoming::Eof);
+        }
+        let kind = self.read_buf[0];
+        self.last_type = kind;
+        if !is_known_frontend_type(kind) {
+            return Err(QuillError::protocol_violation(format!(
+                "invalid frontend message type {kind}"
+            )));
+        }
+        self.fill(5, INCOMPLETE)?;
+        // The length counts itself (PostgreSQL's pq_getmessage).
+        let len = (&self.read_buf[1..5]).get_i32();
+        if len < 4 || len as usize > message_length_limit(kind) {
+            return Err(self.comm_error("invalid message length"));
+        }
+        let total = 1 + len as usize;
+        self.fill(total, INCOMPLETE)?;
+        let frame = self.read_buf.split_to(total);
         validate_frame(&frame)?;
         let mut buf = frame;
-        match PgWireFrontendMessage::decode(&mut buf, &self.decode_ctx) {
-            Ok(Some(message)) => Ok(Incoming::Message(message)),
-            Ok(None) => Err(QuillError::protocol_violation(
-                "incomplete message from client",
+        let ctx = &self.decode_ctx;
+        // The checks above make the codec's reads stay in bounds; should one still
+        // panic, it costs this message, not a crash restart of every session.
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            PgWireFrontendMessage::decode(&mut buf, ctx)
+        }));
+        match decoded {
+            Ok(Ok(Some(message))) => Ok(Incoming::Message(message)),
+            _ => Err(QuillError::new(
+                PROTOCOL_VIOLATION,
+                "invalid message format",
             )),
-            Err(e) => Err(QuillError::protocol_violation(format!(
-                "invalid message format: {e}"
-            ))),
         }
+    }
+
+    /// The type byte of the message last read (or being read).
+    pub fn last_message_type(&self) -> u8 {
+        self.last_type
     }
 
     /// Queues a message; it is sent by the next [`Connection::flush`].
@@ -209,52 +250,145 @@ impl Connection {
 fn is_known_frontend_type(kind: u8) -> bool {
     matches!(
         kind,
-        b'Q' | b'P'
-            | b'B'
-            | b'E'
-            | b'D'
-            | b'C'
-            | b'H'
-            | b'S'
-            | b'X'
-            | b'd'
-            | b'c'
-            | b'f'
-            | b'p'
-            | b'F'
+        b'Q' | b'P' | b'B' | b'E' | b'D' | b'C' | b'H' | b'S' | b'X' | b'd' | b'c' | b'f' | b'F'
     )
 }
 
 fn message_length_limit(kind: u8) -> usize {
     match kind {
-        b'Q' | b'P' | b'B' | b'd' | b'p' | b'F' => LARGE_MESSAGE_LIMIT,
+        b'Q' | b'P' | b'B' | b'd' | b'F' => LARGE_MESSAGE_LIMIT,
         _ => SMALL_MESSAGE_LIMIT,
     }
 }
 
-/// Checks PostgreSQL makes before it trusts a message body: strings end with NUL and
-/// are valid UTF-8 where the codec would otherwise guess, fixed-size messages have
-/// their size.
+/// Checks PostgreSQL makes while it parses a message body (pq_getmsg*), with its
+/// error texts: strings end with NUL and are valid UTF-8, counts and lengths stay
+/// inside the message, nothing is left over. Errors are ERRORs: the framing is
+/// intact, so the session goes on.
 fn validate_frame(frame: &[u8]) -> QuillResult<()> {
     let kind = frame[0];
-    let body = &frame[5..];
+    let mut m = MessageReader {
+        body: &frame[5..],
+        pos: 0,
+    };
     match kind {
         b'Q' => {
-            let Some(nul) = body.iter().position(|&b| b == 0) else {
-                return Err(QuillError::protocol_violation("invalid string in message"));
-            };
-            if nul + 1 != body.len() {
-                return Err(QuillError::protocol_violation("invalid message format"));
+            m.string()?;
+        }
+        b'P' => {
+            m.string()?;
+            m.string()?;
+            let types = m.uint(2)?;
+            for _ in 0..types {
+                m.uint(4)?;
             }
-            check_utf8(&body[..nul])
         }
-        b'S' | b'H' | b'X' | b'c' if !body.is_empty() => {
-            Err(QuillError::protocol_violation("invalid message format"))
+        b'B' => {
+            m.string()?;
+            m.string()?;
+            let formats = m.uint(2)?;
+            for _ in 0..formats {
+                m.uint(2)?;
+            }
+            let params = m.uint(2)?;
+            for _ in 0..params {
+                let len = m.uint(4)? as u32 as i32;
+                if len != -1 {
+                    m.bytes(len)?;
+                }
+            }
+            let result_formats = m.uint(2)?;
+            for _ in 0..result_formats {
+                m.uint(2)?;
+            }
         }
-        b'P' | b'B' | b'E' | b'D' | b'C' | b'f' | b'p' | b'F' if body.is_empty() => {
-            Err(QuillError::protocol_violation("invalid message format"))
+        b'E' => {
+            m.string()?;
+            m.uint(4)?;
         }
-        _ => Ok(()),
+        b'D' | b'C' => {
+            let subtype = m.byte()?;
+            m.string()?;
+            m.end()?;
+            if subtype != b'S' && subtype != b'P' {
+                let what = if kind == b'D' { "DESCRIBE" } else { "CLOSE" };
+                return Err(QuillError::new(
+                    PROTOCOL_VIOLATION,
+                    format!("invalid {what} message subtype {subtype}"),
+                ));
+            }
+        }
+        b'F' => {
+            m.uint(4)?;
+            return Err(QuillError::feature_not_supported(
+                "fastpath function calls are not supported",
+            ));
+        }
+        b'S' | b'H' => {}
+        // Terminate and the COPY messages outside COPY are not parsed (PostgreSQL
+        // ignores their bodies).
+        _ => return Ok(()),
+    }
+    m.end()
+}
+
+/// PostgreSQL's pq_getmsg* over one message body.
+struct MessageReader<'a> {
+    body: &'a [u8],
+    pos: usize,
+}
+
+impl MessageReader<'_> {
+    fn insufficient() -> QuillError {
+        QuillError::new(PROTOCOL_VIOLATION, "insufficient data left in message")
+    }
+
+    fn byte(&mut self) -> QuillResult<u8> {
+        let b = *self
+            .body
+            .get(self.pos)
+            .ok_or_else(|| QuillError::new(PROTOCOL_VIOLATION, "no data left in message"))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    /// A big-endian unsigned integer of `n` bytes.
+    fn uint(&mut self, n: usize) -> QuillResult<u64> {
+        let bytes = self.bytes(n as i32)?;
+        Ok(bytes.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b)))
+    }
+
+    fn bytes(&mut self, n: i32) -> QuillResult<&[u8]> {
+        if n < 0 || n as usize > self.body.len() - self.pos {
+            return Err(Self::insufficient());
+        }
+        let bytes = &self.body[self.pos..self.pos + n as usize];
+        self.pos += n as usize;
+        Ok(bytes)
+    }
+
+    /// A NUL-terminated string, which must be valid UTF-8.
+    fn string(&mut self) -> QuillResult<&[u8]> {
+        let rest = &self.body[self.pos..];
+        let Some(nul) = rest.iter().position(|&b| b == 0) else {
+            return Err(QuillError::new(
+                PROTOCOL_VIOLATION,
+                "invalid string in message",
+            ));
+        };
+        self.pos += nul + 1;
+        check_utf8(&rest[..nul])?;
+        Ok(&rest[..nul])
+    }
+
+    fn end(&self) -> QuillResult<()> {
+        if self.pos != self.body.len() {
+            return Err(QuillError::new(
+                PROTOCOL_VIOLATION,
+                "invalid message format",
+            ));
+        }
+        Ok(())
     }
 }
 

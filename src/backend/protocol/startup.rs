@@ -3,12 +3,12 @@
 
 use bytes::BytesMut;
 use pgwire::messages::cancel::CancelRequest;
-use pgwire::messages::startup::{SecretKey, Startup};
+use pgwire::messages::startup::SecretKey;
 use pgwire::messages::{DecodeContext, Message, ProtocolVersion};
 
 use crate::error::{sqlstate, QuillError, QuillResult};
 
-const CANCEL_REQUEST_CODE: u32 = (1234 << 16) | 5678;
+pub const CANCEL_REQUEST_CODE: u32 = (1234 << 16) | 5678;
 const SSL_REQUEST_CODE: u32 = (1234 << 16) | 5679;
 const GSSENC_REQUEST_CODE: u32 = (1234 << 16) | 5680;
 
@@ -33,8 +33,9 @@ pub fn parse_startup_packet(frame: BytesMut) -> QuillResult<StartupPacket> {
     let code = u32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
     let ctx = DecodeContext::new(ProtocolVersion::PROTOCOL3_0);
     match code {
-        SSL_REQUEST_CODE if frame.len() == 8 => Ok(StartupPacket::SslRequest),
-        GSSENC_REQUEST_CODE if frame.len() == 8 => Ok(StartupPacket::GssEncRequest),
+        // PostgreSQL 15 does not check these two packets' length.
+        SSL_REQUEST_CODE => Ok(StartupPacket::SslRequest),
+        GSSENC_REQUEST_CODE => Ok(StartupPacket::GssEncRequest),
         CANCEL_REQUEST_CODE => {
             if frame.len() != 16 {
                 return Err(QuillError::protocol_violation(
@@ -55,9 +56,6 @@ pub fn parse_startup_packet(frame: BytesMut) -> QuillResult<StartupPacket> {
                 _ => Err(QuillError::protocol_violation("invalid cancel request")),
             }
         }
-        SSL_REQUEST_CODE | GSSENC_REQUEST_CODE => Err(QuillError::protocol_violation(
-            "invalid length of startup packet",
-        )),
         _ => parse_startup_message(frame, code),
     }
 }
@@ -80,22 +78,11 @@ fn parse_startup_message(frame: BytesMut, code: u32) -> QuillResult<StartupPacke
         ));
     }
     let params = split_params(body)?;
-    // The codec sees the same bytes; its map is used to double-check our ordered list.
-    let mut buf = frame;
-    let decoded = match Startup::decode(&mut buf, &DecodeContext::new(ProtocolVersion::PROTOCOL3_0))
-    {
-        Ok(Some(startup)) => startup,
-        _ => {
-            return Err(QuillError::protocol_violation("invalid startup packet"));
-        }
-    };
-    debug_assert!(params
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .all(|(k, v)| decoded.parameters.get(k) == Some(v)));
+    // The layout is checked and split above; the codec is not needed (its map would
+    // also lose the order and the repeats PostgreSQL's "last one wins" needs).
     Ok(StartupPacket::Startup {
         major,
-        minor: decoded.protocol_number_minor,
+        minor,
         params,
     })
 }
