@@ -18,7 +18,9 @@ fn killing_a_backend_restarts_every_session_under_the_same_postmaster_three_time
             .parse()
             .unwrap();
         let mut bystander = server.connect();
-        first_value(&mut bystander, "select 1");
+        let bystander_pid: i32 = first_value(&mut bystander, "select pg_backend_pid()")
+            .parse()
+            .unwrap();
         let (mut raw_bystander, _, _) = wire::login(server.port, SUPERUSER);
 
         unsafe_kill(victim_pid, libc::SIGKILL);
@@ -35,6 +37,14 @@ fn killing_a_backend_restarts_every_session_under_the_same_postmaster_three_time
         assert_eq!(
             fields[&'M'],
             "terminating connection because of crash of another server process"
+        );
+        // The postmaster SIGQUITs the children one by one: once this one is gone,
+        // its session's next query must fail.
+        assert!(
+            common::wait_until(Duration::from_secs(10), || common::process_gone(
+                bystander_pid
+            )),
+            "round {round}: backend {bystander_pid} survived"
         );
         assert!(bystander.simple_query("select 1").is_err(), "round {round}");
 

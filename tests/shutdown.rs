@@ -46,10 +46,12 @@ fn fast_shutdown_terminates_the_open_session_and_exits_0() {
 
     assert_eq!(server.stop("fast"), Some(0));
     assert!(!server.data_dir().join("postmaster.pid").exists());
-    assert!(!server
-        .socket_dir()
-        .join(format!(".s.PGSQL.{}", server.port))
-        .exists());
+    for leftover in [".s.PGSQL.{}", ".s.PGSQL.{}.lock"] {
+        let path = server
+            .socket_dir()
+            .join(leftover.replace("{}", &server.port.to_string()));
+        assert!(!path.exists(), "{} left behind", path.display());
+    }
 
     // The idle session was told why before the connection closed.
     let said = wire::read_until_closed(&mut raw);

@@ -6,4 +6,7 @@ pub mod record;
 pub mod segment;
 
 pub use lsn::Lsn;
+pub mod checkpoint;
+pub mod control;
+pub mod recovery;
 pub mod xlog;

@@ -239,6 +239,9 @@ impl Wal {
             let slot = shared.ring_slot(page_lsn);
             let mut page = vec![0u8; XLOG_BLCKSZ];
             self.read_page_from_disk(page_lsn, &mut page)?;
+            // Whatever follows the end of valid WAL on this page is garbage from before
+            // a crash; it must not survive when the page is written again.
+            page[page_offset(start.end_of_wal)..].fill(0);
             // SAFETY: no other process inserts or writes before initialisation ends.
             unsafe { self.ring.write(slot * XLOG_BLCKSZ, &page) };
             shared.page_ends[slot].store(page_lsn.0 + XLOG_BLCKSZ as u64, Ordering::Release);
