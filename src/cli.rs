@@ -17,6 +17,8 @@ Usage:
   quill start  -D DATADIR [-p PORT] [-c NAME=VALUE]...
   quill stop   -D DATADIR [-m smart|fast|immediate] [-t SECONDS]
   quill status -D DATADIR
+  quill controldata -D DATADIR
+  quill waldump -D DATADIR [--start LSN] [--stats]
 
 `start` creates the data directory on first use. -D defaults to $PGDATA.";
 
@@ -28,6 +30,8 @@ struct Options {
     settings: Vec<(String, String)>,
     mode: Option<String>,
     timeout_s: Option<u64>,
+    start_lsn: Option<String>,
+    stats: bool,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -50,6 +54,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                         .map_err(|_| format!("invalid timeout \"{text}\""))?,
                 );
             }
+            "--start" | "-s" => options.start_lsn = Some(value(arg)?),
+            "--stats" | "-z" => options.stats = true,
             "-p" => {
                 let port = value(arg)?;
                 options.settings.push(("port".into(), port));
@@ -136,6 +142,21 @@ fn run(args: &[String]) -> i32 {
             )
         }
         "status" => ctl::status(&data_dir),
+        "controldata" => crate::tools::controldata::run(&data_dir),
+        "waldump" => {
+            let start = match options.start_lsn.as_deref().map(crate::wal::Lsn::parse) {
+                None => None,
+                Some(Some(lsn)) => Some(lsn),
+                Some(None) => {
+                    eprintln!(
+                        "quill waldump: invalid WAL location \"{}\"",
+                        options.start_lsn.unwrap_or_default()
+                    );
+                    return 1;
+                }
+            };
+            crate::tools::waldump::run(&data_dir, start, options.stats)
+        }
         other => {
             eprintln!("quill: unknown command \"{other}\"\n{USAGE}");
             1

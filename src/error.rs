@@ -45,6 +45,10 @@ pub mod sqlstate {
     pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
     pub const NULL_VALUE_NOT_ALLOWED: &str = "22004";
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
+    pub const INVALID_ARGUMENT_FOR_POWER_FUNCTION: &str = "2201F";
+    pub const INVALID_ROW_COUNT_IN_LIMIT_CLAUSE: &str = "2201W";
+    pub const INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE: &str = "2201X";
+    pub const INVALID_ESCAPE_SEQUENCE: &str = "22025";
     pub const DIVISION_BY_ZERO: &str = "22012";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
@@ -52,6 +56,7 @@ pub mod sqlstate {
     pub const INVALID_NAME: &str = "42602";
     pub const UNDEFINED_COLUMN: &str = "42703";
     pub const UNDEFINED_FUNCTION: &str = "42883";
+    pub const AMBIGUOUS_FUNCTION: &str = "42725";
     pub const UNDEFINED_TABLE: &str = "42P01";
     pub const UNDEFINED_OBJECT: &str = "42704";
     pub const DUPLICATE_TABLE: &str = "42P07";
@@ -61,6 +66,8 @@ pub mod sqlstate {
     pub const CANNOT_COERCE: &str = "42846";
     pub const INVALID_COLUMN_REFERENCE: &str = "42P10";
     pub const INVALID_DATABASE_DEFINITION: &str = "42P12";
+    pub const RESERVED_NAME: &str = "42939";
+    pub const WINDOWING_ERROR: &str = "42P20";
     pub const GROUPING_ERROR: &str = "42803";
     pub const UNDEFINED_PARAMETER: &str = "42P02";
     pub const CANT_CHANGE_RUNTIME_PARAM: &str = "55P02";
@@ -69,6 +76,7 @@ pub mod sqlstate {
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const DISK_FULL: &str = "53100";
     pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
+    pub const STATEMENT_TOO_COMPLEX: &str = "54001";
     pub const QUERY_CANCELED: &str = "57014";
     pub const ADMIN_SHUTDOWN: &str = "57P01";
     pub const CRASH_SHUTDOWN: &str = "57P02";
@@ -82,6 +90,7 @@ pub mod sqlstate {
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const CONFIG_FILE_ERROR: &str = "F0000";
     pub const IO_ERROR: &str = "58030";
+    pub const UNDEFINED_FILE: &str = "58P01";
     pub const DATA_CORRUPTED: &str = "XX001";
     pub const INTERNAL_ERROR: &str = "XX000";
 }

@@ -34,6 +34,7 @@ use protocol::Connection;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartupRefusal {
     TooManyClients,
+    Starting,
     ShuttingDown,
     InRecovery,
 }

@@ -191,6 +191,10 @@ fn refusal_error(refusal: StartupRefusal) -> QuillError {
             sqlstate::TOO_MANY_CONNECTIONS,
             "sorry, too many clients already",
         ),
+        StartupRefusal::Starting => QuillError::fatal(
+            sqlstate::CANNOT_CONNECT_NOW,
+            "the database system is starting up",
+        ),
         StartupRefusal::ShuttingDown => QuillError::fatal(
             sqlstate::CANNOT_CONNECT_NOW,
             "the database system is shutting down",

@@ -4,7 +4,7 @@
 
 use super::checks::{self, DateOrder, DateStyle};
 use super::registry::{interval_style, isolation, level, sync_commit, sync_method, Guc};
-use super::{Config, Value};
+use super::{Config, Source, Value};
 
 /// How WAL is forced to disk (`wal_sync_method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +110,16 @@ impl Config {
         self.count(Guc::SharedBuffers) as usize
     }
 
+    /// `work_mem`: memory one sort or hash table may use before spilling to disk.
+    pub fn work_mem_bytes(&self) -> usize {
+        self.count(Guc::WorkMem) as usize * KB
+    }
+
+    /// `maintenance_work_mem`: memory for VACUUM, CREATE INDEX and the like.
+    pub fn maintenance_work_mem_bytes(&self) -> usize {
+        self.count(Guc::MaintenanceWorkMem) as usize * KB
+    }
+
     /// `wal_buffers` in bytes, with `-1` resolved as PostgreSQL does.
     pub fn wal_buffers_bytes(&self) -> usize {
         let blocks = match self.int(Guc::WalBuffers) {
@@ -192,6 +202,23 @@ impl Config {
         }
     }
 
+    /// Whether a message of `severity` (the NoticeResponse `S` field: `WARNING`,
+    /// `NOTICE`, `INFO`, `LOG`, `DEBUG`) goes to the client under
+    /// `client_min_messages`: PostgreSQL's `should_output_to_client` once the
+    /// session is authenticated. INFO and errors always go; the others when at or
+    /// above the setting (`DEBUG` counted as debug1). Unknown severities go.
+    pub fn sends_to_client(&self, severity: &str) -> bool {
+        let elevel = match severity {
+            "DEBUG" => level::DEBUG1,
+            "LOG" => level::LOG,
+            "INFO" => return true,
+            "NOTICE" => level::NOTICE,
+            "WARNING" => level::WARNING,
+            _ => return true,
+        };
+        elevel >= self.choice(Guc::ClientMinMessages)
+    }
+
     /// `log_min_messages` as PostgreSQL names it (`warning`, `debug2`, ...).
     pub fn log_min_messages_name(&self) -> String {
         self.get("log_min_messages").unwrap_or_default()
@@ -214,6 +241,17 @@ impl Config {
     /// 0 means no timeout.
     pub fn statement_timeout_ms(&self) -> u64 {
         self.count(Guc::StatementTimeout)
+    }
+
+    /// Longest wait for a heavyweight lock; 0 means wait forever.
+    pub fn lock_timeout_ms(&self) -> u64 {
+        self.count(Guc::LockTimeout)
+    }
+
+    /// Longest idle time inside a transaction block before the session is ended; 0
+    /// means no limit.
+    pub fn idle_in_transaction_session_timeout_ms(&self) -> u64 {
+        self.count(Guc::IdleInTransactionSessionTimeout)
     }
 
     pub fn deadlock_timeout_ms(&self) -> u64 {
@@ -240,16 +278,39 @@ impl Config {
 
     /// `read committed`, `repeatable read`, `serializable` or `read uncommitted`.
     pub fn default_transaction_isolation(&self) -> &'static str {
-        match self.choice(Guc::DefaultTransactionIsolation) {
-            isolation::SERIALIZABLE => "serializable",
-            isolation::REPEATABLE_READ => "repeatable read",
-            isolation::READ_UNCOMMITTED => "read uncommitted",
-            _ => "read committed",
-        }
+        isolation_name(self.choice(Guc::DefaultTransactionIsolation))
     }
 
     pub fn default_transaction_read_only(&self) -> bool {
         self.flag(Guc::DefaultTransactionReadOnly)
+    }
+
+    pub fn default_transaction_deferrable(&self) -> bool {
+        self.flag(Guc::DefaultTransactionDeferrable)
+    }
+
+    /// The current transaction's isolation level (names as in
+    /// [`Config::default_transaction_isolation`]); its default unless SQL set it.
+    pub fn transaction_isolation(&self) -> &'static str {
+        isolation_name(self.choice(self.transaction_mode(Guc::TransactionIsolation)))
+    }
+
+    pub fn transaction_read_only(&self) -> bool {
+        self.flag(self.transaction_mode(Guc::TransactionReadOnly))
+    }
+
+    pub fn transaction_deferrable(&self) -> bool {
+        self.flag(self.transaction_mode(Guc::TransactionDeferrable))
+    }
+
+    /// The setting `g` reads: a transaction mode reads its own value once SQL set
+    /// it and its default otherwise (rule 6 of the module doc); anything else
+    /// reads itself.
+    pub(super) fn transaction_mode(&self, g: Guc) -> Guc {
+        match g.transaction_default() {
+            Some(default) if self.slots[g as usize].source < Source::Session => default,
+            _ => g,
+        }
     }
 
     pub fn date_style(&self) -> (DateStyle, DateOrder) {
@@ -293,5 +354,14 @@ impl Config {
 
     pub fn server_version_num(&self) -> i32 {
         self.int(Guc::ServerVersionNum)
+    }
+}
+
+fn isolation_name(value: i32) -> &'static str {
+    match value {
+        isolation::SERIALIZABLE => "serializable",
+        isolation::REPEATABLE_READ => "repeatable read",
+        isolation::READ_UNCOMMITTED => "read uncommitted",
+        _ => "read committed",
     }
 }

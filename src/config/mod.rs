@@ -33,6 +33,16 @@
 //!    about the file use PostgreSQL's canonical spelling (`DateStyle`), while
 //!    errors for `SET` quote the name as the user wrote it, as PostgreSQL does.
 //! 5. **Custom settings** (`myapp.x`) are accepted anywhere as strings.
+//! 6. **Transaction modes follow their defaults.** PostgreSQL copies
+//!    `default_transaction_isolation` (`_read_only`, `_deferrable`) into
+//!    `transaction_isolation` (…) when each transaction starts, so outside a
+//!    transaction's own `SET` the mode shows its default. Here a mode holds a value
+//!    of its own only while SQL (`SET`, `RESET`, `BEGIN ISOLATION LEVEL …`) gave it
+//!    one; any other source — the file, the startup packet, or the server restoring
+//!    a `SET LOCAL` at the end of a block (the caller's restore goes through
+//!    [`SetSource::Internal`]) — returns it to following its default (PostgreSQL
+//!    ignores those sources too: its modes are set with the highest priority at
+//!    start). The caller makes such `SET`s local to the transaction.
 //!
 //! # Callers
 //! The postmaster (`load`, `reload`, the typed accessors), every process through
@@ -71,9 +81,6 @@ pub use value::Unit;
 /// with its default.
 pub const DEFAULT_CONF: &str = include_str!("../../conf/postgresql.conf");
 
-/// SQLSTATE 42602, `invalid_name` (not yet in `error::sqlstate`).
-use crate::error::sqlstate::INVALID_NAME;
-
 /// PostgreSQL's NAMEDATALEN - 1: longest identifier, in bytes.
 const MAX_IDENTIFIER_BYTES: usize = 63;
 
@@ -81,6 +88,15 @@ const MAX_IDENTIFIER_BYTES: usize = 63;
 /// their canonical spelling, in the order it sends them at connection start.
 pub fn parameter_status_names() -> &'static [&'static str] {
     PARAMETER_STATUS_NAMES
+}
+
+/// Checks `value` for `name` as an ordinary user's SQL `SET` would (unknown
+/// name, bad value) and returns it as SHOW would print it, without keeping it:
+/// for a `SET` whose effect would end before anything could see it.
+pub fn check_value(name: &str, value: &str) -> QuillResult<String> {
+    let mut scratch = Config::boot();
+    scratch.set(name, value, SetSource::Session)?;
+    scratch.show(name)
 }
 
 /// Whether changing `name` must be reported with ParameterStatus (GUC_REPORT).
@@ -236,8 +252,23 @@ impl Config {
             let slot = self.slot_mut(target);
             slot.value = base.value.clone();
             slot.source = base.source;
+            if matches!(target, Target::Builtin(g) if g.transaction_default().is_some()) {
+                // PostgreSQL's RESET gives the transaction its mode's boot value
+                // (`read committed`), not the default_ setting (rule 6).
+                slot.value = slot.reset_value.clone();
+                slot.source = Source::Session;
+            }
         }
         Ok(())
+    }
+
+    /// Puts `name` back exactly as it is in `earlier` (value, source and reset
+    /// value): how the end of a transaction block undoes a `SET LOCAL`. Unknown
+    /// names are left alone.
+    pub fn restore_setting(&mut self, name: &str, earlier: &Config) {
+        if let (Some(target), Some(from)) = (self.find(name), earlier.find(name)) {
+            *self.slot_mut(target) = earlier.slot(from).clone();
+        }
     }
 
     /// SQL `RESET ALL`: every `user`/`superuser` setting the session changed goes
@@ -271,6 +302,15 @@ impl Config {
             }
             Some(target) => Ok(self.show_target(target)),
             None => Err(unrecognized(name)),
+        }
+    }
+
+    /// Rule 6: the setting whose value `target` shows — a transaction mode that
+    /// SQL has not set shows its `default_` setting.
+    fn effective(&self, target: Target) -> Target {
+        match target {
+            Target::Builtin(g) => Target::Builtin(self.transaction_mode(g)),
+            custom => custom,
         }
     }
 
@@ -381,7 +421,7 @@ impl Config {
         }
         if !registry::valid_custom_name(name) {
             return Err(QuillError::new(
-                INVALID_NAME,
+                sqlstate::INVALID_NAME,
                 format!("invalid configuration parameter name \"{name}\""),
             )
             .with_detail(
@@ -410,6 +450,7 @@ impl Config {
     }
 
     fn show_target(&self, target: Target) -> String {
+        let target = self.effective(target);
         let value = &self.slot(target).value;
         match target {
             Target::Builtin(g) => format_value(g.def(), value),
@@ -476,6 +517,14 @@ impl Config {
                 return Err(cannot_change_without_restart(name));
             }
             return Ok(Outcome::Ignored);
+        }
+
+        // Rule 6: only SQL gives a transaction mode a value of its own.
+        if let Target::Builtin(g) = target {
+            if g.transaction_default().is_some() && source < Source::Session {
+                *self.slot_mut(target) = Slot::new(boot_value(g.def()));
+                return Ok(Outcome::Ignored);
+            }
         }
 
         let slot = self.slot_mut(target);

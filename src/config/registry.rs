@@ -146,6 +146,8 @@ pub(crate) enum Guc {
     SuperuserReservedConnections,
     AuthenticationTimeout,
     SharedBuffers,
+    WorkMem,
+    MaintenanceWorkMem,
     Fsync,
     SynchronousCommit,
     WalSyncMethod,
@@ -158,15 +160,25 @@ pub(crate) enum Guc {
     MaxWalSize,
     MinWalSize,
     CheckpointCompletionTarget,
+    EnableSeqscan,
+    EnableIndexscan,
     LogMinMessages,
     LogCheckpoints,
     LogConnections,
     LogDisconnections,
     DeadlockTimeout,
+    ClientMinMessages,
     StatementTimeout,
+    LockTimeout,
+    IdleInTransactionSessionTimeout,
     SearchPath,
+    RowSecurity,
     DefaultTransactionIsolation,
     DefaultTransactionReadOnly,
+    DefaultTransactionDeferrable,
+    TransactionIsolation,
+    TransactionReadOnly,
+    TransactionDeferrable,
     DateStyle,
     IntervalStyle,
     TimeZone,
@@ -192,6 +204,9 @@ pub(crate) enum Guc {
 const INT_MAX: i32 = i32::MAX;
 /// PostgreSQL's `MAX_BACKENDS` (2^18 - 1), the upper limit of connection counts.
 const MAX_BACKENDS: i32 = 0x3FFFF;
+/// PostgreSQL's `MAX_KILOBYTES` on 64-bit platforms, the upper limit of memory
+/// settings in kB.
+const MAX_KILOBYTES: i32 = INT_MAX;
 
 /// The version Quill reports itself as (`server_version`, `server_version_num`).
 pub const SERVER_VERSION: &str = "15.0";
@@ -232,6 +247,22 @@ const SERVER_MESSAGE_LEVELS: &[EnumOption] = &[
     opt("log", level::LOG),
     opt("fatal", level::FATAL),
     opt("panic", level::PANIC),
+];
+
+/// PostgreSQL's `client_message_level_options`: `debug` is debug2, `info` is
+/// accepted but not offered (INFO messages reach the client at every level).
+const CLIENT_MESSAGE_LEVELS: &[EnumOption] = &[
+    opt("debug5", level::DEBUG5),
+    opt("debug4", level::DEBUG4),
+    opt("debug3", level::DEBUG3),
+    opt("debug2", level::DEBUG2),
+    opt("debug1", level::DEBUG1),
+    hidden("debug", level::DEBUG2),
+    opt("log", level::LOG),
+    hidden("info", level::INFO),
+    opt("notice", level::NOTICE),
+    opt("warning", level::WARNING),
+    opt("error", level::ERROR),
 ];
 
 pub(crate) mod sync_commit {
@@ -344,7 +375,7 @@ use GucContext::*;
 /// The registry. Boot values are PostgreSQL 15's except where Quill decides
 /// otherwise (TimeZone and client_encoding are UTC and UTF8 from the start; see
 /// `conf/postgresql.conf` for the values a new data directory gets).
-pub(crate) const SETTINGS: [SettingDef; 47] = [
+pub(crate) const SETTINGS: [SettingDef; 59] = [
     def(Guc::ListenAddresses, "listen_addresses", Postmaster,
         string("localhost", None), LIST_INPUT,
         "Sets the host name or IP address(es) to listen to."),
@@ -366,6 +397,12 @@ pub(crate) const SETTINGS: [SettingDef; 47] = [
     def(Guc::SharedBuffers, "shared_buffers", Postmaster,
         int(16384, 16, INT_MAX / 2, Some(Unit::Blocks)), 0,
         "Sets the number of shared memory buffers used by the server."),
+    def(Guc::WorkMem, "work_mem", Userset,
+        int(4096, 64, MAX_KILOBYTES, Some(Unit::Kilobytes)), 0,
+        "Sets the maximum memory to be used for query workspaces."),
+    def(Guc::MaintenanceWorkMem, "maintenance_work_mem", Userset,
+        int(65536, 1024, MAX_KILOBYTES, Some(Unit::Kilobytes)), 0,
+        "Sets the maximum memory to be used for maintenance operations."),
     def(Guc::Fsync, "fsync", Sighup,
         boolean(true), 0,
         "Forces synchronization of updates to disk."),
@@ -402,6 +439,12 @@ pub(crate) const SETTINGS: [SettingDef; 47] = [
     def(Guc::CheckpointCompletionTarget, "checkpoint_completion_target", Sighup,
         Kind::Real { boot: 0.9, min: 0.0, max: 1.0 }, 0,
         "Time spent flushing dirty buffers during checkpoint, as fraction of checkpoint interval."),
+    def(Guc::EnableSeqscan, "enable_seqscan", Userset,
+        boolean(true), 0,
+        "Enables the planner's use of sequential-scan plans."),
+    def(Guc::EnableIndexscan, "enable_indexscan", Userset,
+        boolean(true), 0,
+        "Enables the planner's use of index-scan plans."),
     def(Guc::LogMinMessages, "log_min_messages", Suset,
         enumerated(level::WARNING, SERVER_MESSAGE_LEVELS), 0,
         "Sets the message levels that are logged."),
@@ -417,18 +460,44 @@ pub(crate) const SETTINGS: [SettingDef; 47] = [
     def(Guc::DeadlockTimeout, "deadlock_timeout", Suset,
         int(1000, 1, INT_MAX, Some(Unit::Milliseconds)), 0,
         "Sets the time to wait on a lock before checking for deadlock."),
+    def(Guc::ClientMinMessages, "client_min_messages", Userset,
+        enumerated(level::NOTICE, CLIENT_MESSAGE_LEVELS), 0,
+        "Sets the message levels that are sent to the client."),
     def(Guc::StatementTimeout, "statement_timeout", Userset,
         int(0, 0, INT_MAX, Some(Unit::Milliseconds)), 0,
         "Sets the maximum allowed duration of any statement."),
+    def(Guc::LockTimeout, "lock_timeout", Userset,
+        int(0, 0, INT_MAX, Some(Unit::Milliseconds)), 0,
+        "Sets the maximum allowed duration of any wait for a lock."),
+    def(Guc::IdleInTransactionSessionTimeout, "idle_in_transaction_session_timeout", Userset,
+        int(0, 0, INT_MAX, Some(Unit::Milliseconds)), 0,
+        "Sets the maximum allowed idle time between queries, when in a transaction."),
     def(Guc::SearchPath, "search_path", Userset,
         string("\"$user\", public", Some(checks::check_search_path)), LIST_INPUT | LIST_QUOTE,
         "Sets the schema search order for names that are not schema-qualified."),
+    def(Guc::RowSecurity, "row_security", Userset,
+        boolean(true), 0,
+        "Enable row security."),
     def(Guc::DefaultTransactionIsolation, "default_transaction_isolation", Userset,
         enumerated(isolation::READ_COMMITTED, ISOLATION_OPTIONS), 0,
         "Sets the transaction isolation level of each new transaction."),
     def(Guc::DefaultTransactionReadOnly, "default_transaction_read_only", Userset,
         boolean(false), REPORT,
         "Sets the default read-only status of new transactions."),
+    def(Guc::DefaultTransactionDeferrable, "default_transaction_deferrable", Userset,
+        boolean(false), 0,
+        "Sets the default deferrable status of new transactions."),
+    // The current transaction's modes. Outside a transaction's own SET they show
+    // their default_ counterpart: see `Config::transaction_default`.
+    def(Guc::TransactionIsolation, "transaction_isolation", Userset,
+        enumerated(isolation::READ_COMMITTED, ISOLATION_OPTIONS), NO_RESET_ALL | DISALLOW_IN_FILE,
+        "Sets the current transaction's isolation level."),
+    def(Guc::TransactionReadOnly, "transaction_read_only", Userset,
+        boolean(false), NO_RESET_ALL | DISALLOW_IN_FILE,
+        "Sets the current transaction's read-only status."),
+    def(Guc::TransactionDeferrable, "transaction_deferrable", Userset,
+        boolean(false), NO_RESET_ALL | DISALLOW_IN_FILE,
+        "Whether to defer a read-only serializable transaction until it can be executed with no possible serialization failures."),
     def(Guc::DateStyle, "DateStyle", Userset,
         string("ISO, MDY", Some(checks::check_datestyle)), LIST_INPUT | REPORT,
         "Sets the display format for date and time values."),
@@ -501,6 +570,17 @@ const _: () = {
 impl Guc {
     pub fn def(self) -> &'static SettingDef {
         &SETTINGS[self as usize]
+    }
+
+    /// For a mode of the current transaction (`transaction_isolation`, …), the
+    /// `default_` setting every new transaction starts from.
+    pub fn transaction_default(self) -> Option<Guc> {
+        match self {
+            Guc::TransactionIsolation => Some(Guc::DefaultTransactionIsolation),
+            Guc::TransactionReadOnly => Some(Guc::DefaultTransactionReadOnly),
+            Guc::TransactionDeferrable => Some(Guc::DefaultTransactionDeferrable),
+            _ => None,
+        }
     }
 }
 

@@ -37,7 +37,8 @@ fn defaults_match_the_shipped_file_and_postgres() {
     assert_eq!(c.max_connections(), 100);
     assert_eq!(c.shared_buffers_bytes(), 128 << 20);
     assert_eq!(c.wal_buffers_bytes(), 16 << 20);
-    assert_eq!(c.log_min_messages(), log::LevelFilter::Warn);
+    // warning still shows LOG lines, which are log::info! (see the accessor).
+    assert_eq!(c.log_min_messages(), log::LevelFilter::Info);
     assert!(c.log_checkpoints() && !c.log_connections() && !c.log_disconnections());
     assert!(c.fsync() && c.synchronous_commit() && c.full_page_writes());
     assert_eq!(c.wal_sync_method(), WalSyncMethod::Fdatasync);
@@ -361,6 +362,152 @@ fn reset_all_restores_session_changes_only() {
 }
 
 #[test]
+fn session_and_statement_settings_match_postgres() {
+    let mut c = session();
+    for (name, shown) in [
+        ("work_mem", "4MB"),
+        ("maintenance_work_mem", "64MB"),
+        ("client_min_messages", "notice"),
+        ("lock_timeout", "0"),
+        ("idle_in_transaction_session_timeout", "0"),
+        ("row_security", "on"),
+        ("enable_seqscan", "on"),
+        ("enable_indexscan", "on"),
+        ("default_transaction_deferrable", "off"),
+        ("transaction_isolation", "read committed"),
+        ("transaction_read_only", "off"),
+        ("transaction_deferrable", "off"),
+    ] {
+        assert_eq!(c.show(name).unwrap(), shown, "{name}");
+    }
+    assert_eq!(c.work_mem_bytes(), 4 << 20);
+    let mut set = |name: &str, value: &str| {
+        c.set(name, value, SetSource::Session)?;
+        c.show(name)
+    };
+    assert_eq!(set("work_mem", "1048576").unwrap(), "1GB");
+    assert_eq!(set("lock_timeout", "1s").unwrap(), "1s");
+    assert_eq!(
+        set("idle_in_transaction_session_timeout", "1min").unwrap(),
+        "1min"
+    );
+    assert_eq!(set("client_min_messages", "info").unwrap(), "info");
+    assert_eq!(set("client_min_messages", "debug").unwrap(), "debug2");
+    assert_eq!(
+        err(set("work_mem", "10")).1,
+        "10 kB is outside the valid range for parameter \"work_mem\" (64 .. 2147483647)"
+    );
+    assert_eq!(
+        err(set("maintenance_work_mem", "1000")).1,
+        "1000 kB is outside the valid range for parameter \"maintenance_work_mem\" (1024 .. 2147483647)"
+    );
+    assert_eq!(
+        err(set("client_min_messages", "bogus")).3.unwrap(),
+        "Available values: debug5, debug4, debug3, debug2, debug1, log, notice, warning, error."
+    );
+    assert_eq!(
+        err(set("transaction_isolation", "bogus")).3.unwrap(),
+        "Available values: serializable, repeatable read, read committed, read uncommitted."
+    );
+    assert_eq!(
+        err(set("transaction_read_only", "bogus")).1,
+        "parameter \"transaction_read_only\" requires a Boolean value"
+    );
+}
+
+#[test]
+fn transaction_modes_show_their_defaults_until_sql_sets_them() {
+    let mut c = session();
+    let baseline = c.clone();
+    c.set(
+        "default_transaction_isolation",
+        "serializable",
+        SetSource::Session,
+    )
+    .unwrap();
+    c.set("default_transaction_read_only", "on", SetSource::Session)
+        .unwrap();
+    assert_eq!(c.show("transaction_isolation").unwrap(), "serializable");
+    assert_eq!(c.transaction_isolation(), "serializable");
+    assert_eq!(c.show("transaction_read_only").unwrap(), "on");
+    assert!(c.transaction_read_only() && !c.transaction_deferrable());
+
+    // Inside a block: BEGIN ISOLATION LEVEL / SET TRANSACTION give the transaction
+    // its own mode, which later changes of the default do not touch.
+    let at_begin = c.clone();
+    c.set(
+        "transaction_isolation",
+        "repeatable read",
+        SetSource::Session,
+    )
+    .unwrap();
+    c.set(
+        "default_transaction_isolation",
+        "read committed",
+        SetSource::Session,
+    )
+    .unwrap();
+    assert_eq!(c.show("transaction_isolation").unwrap(), "repeatable read");
+    // The end of the block restores the SET LOCAL; the mode follows the default again.
+    c.restore_setting("transaction_isolation", &at_begin);
+    assert_eq!(c.show("transaction_isolation").unwrap(), "read committed");
+    c.set("transaction_isolation", "serializable", SetSource::Session)
+        .unwrap();
+    let restored = at_begin.show("transaction_isolation").unwrap();
+    c.set("transaction_isolation", &restored, SetSource::Internal)
+        .unwrap();
+    assert_eq!(c.show("transaction_isolation").unwrap(), "read committed");
+
+    // RESET gives the transaction the boot value, not the default (PostgreSQL's
+    // reset_val), and RESET ALL leaves the modes alone.
+    c.set(
+        "default_transaction_isolation",
+        "serializable",
+        SetSource::Session,
+    )
+    .unwrap();
+    c.reset("transaction_isolation", &baseline).unwrap();
+    assert_eq!(c.show("transaction_isolation").unwrap(), "read committed");
+    c.set("transaction_deferrable", "on", SetSource::Session)
+        .unwrap();
+    c.reset_all(&baseline);
+    assert_eq!(c.show("transaction_deferrable").unwrap(), "on");
+
+    // The file and the startup packet never set a mode (PostgreSQL sets them at
+    // start with a higher priority than either).
+    let mut fresh = session();
+    fresh
+        .set("transaction_read_only", "on", SetSource::Startup)
+        .unwrap();
+    assert_eq!(fresh.show("transaction_read_only").unwrap(), "off");
+    assert!(fresh
+        .show_all()
+        .iter()
+        .any(|row| row.0 == "transaction_isolation"));
+}
+
+#[test]
+fn client_min_messages_decides_which_notices_reach_the_client() {
+    let mut c = session();
+    let sent = |c: &Config| {
+        ["DEBUG", "LOG", "INFO", "NOTICE", "WARNING", "ERROR"].map(|s| c.sends_to_client(s))
+    };
+    assert_eq!(sent(&c), [false, false, true, true, true, true]);
+    c.set("client_min_messages", "warning", SetSource::Session)
+        .unwrap();
+    assert_eq!(sent(&c), [false, false, true, false, true, true]);
+    c.set("client_min_messages", "error", SetSource::Session)
+        .unwrap();
+    assert_eq!(sent(&c), [false, false, true, false, false, true]);
+    c.set("client_min_messages", "log", SetSource::Session)
+        .unwrap();
+    assert_eq!(sent(&c), [false, true, true, true, true, true]);
+    c.set("client_min_messages", "debug5", SetSource::Session)
+        .unwrap();
+    assert_eq!(sent(&c), [true, true, true, true, true, true]);
+}
+
+#[test]
 fn show_all_is_sorted_and_hides_no_show_all_settings() {
     let rows = session().show_all();
     let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
@@ -617,16 +764,21 @@ fn reload_keeps_session_sets_and_command_line_values() {
 #[test]
 fn shipped_conf_lists_every_settable_setting() {
     let items = file::parse_config(DEFAULT_CONF.as_bytes(), "postgresql.conf").unwrap();
+    // Everything settable except what may not appear in a file (data_directory,
+    // session_authorization, the current transaction's modes).
     for def in SETTINGS
         .iter()
-        .filter(|d| d.context != GucContext::Internal)
+        .filter(|d| d.context != GucContext::Internal && !d.has(flags::DISALLOW_IN_FILE))
     {
-        let skip = matches!(def.name, "data_directory" | "session_authorization");
         let listed = items.iter().any(|i| i.name == def.name);
+        assert!(listed, "{} is missing from conf/postgresql.conf", def.name);
+    }
+    for item in &items {
+        let def = registry::find(&item.name);
         assert!(
-            skip || listed,
-            "{} is missing from conf/postgresql.conf",
-            def.name
+            def.is_some_and(|d| !d.has(flags::DISALLOW_IN_FILE)),
+            "{} may not be in conf/postgresql.conf",
+            item.name
         );
     }
     let c = Config::defaults();

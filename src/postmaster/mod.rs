@@ -16,10 +16,14 @@
 //!    frees it after reaping. At most `max_connections` backends hold slots; a
 //!    connection beyond that gets FATAL 53300 from a dead-end child.
 
+pub mod aux_process;
+pub mod checkpointer;
 pub mod listen;
 pub mod pidfile;
 #[allow(clippy::module_inception)]
 pub mod postmaster;
 pub mod signals;
+pub mod startup;
+pub mod walwriter;
 
 pub use postmaster::run;

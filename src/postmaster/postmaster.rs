@@ -32,9 +32,30 @@ const SIGKILL_CHILDREN_AFTER: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     /// A client backend holding proc slot `slot`.
-    Backend { slot: usize },
+    Backend {
+        slot: usize,
+    },
     /// A child that only reports an error to its client (or serves a cancel request).
     DeadEnd,
+    Startup,
+    WalWriter,
+    Checkpointer,
+}
+
+impl Role {
+    fn is_aux(self) -> bool {
+        matches!(self, Role::Startup | Role::WalWriter | Role::Checkpointer)
+    }
+
+    /// PostgreSQL's name for the process in log lines.
+    fn describe(self) -> &'static str {
+        match self {
+            Role::Backend { .. } | Role::DeadEnd => "server process",
+            Role::Startup => "startup process",
+            Role::WalWriter => "WAL writer process",
+            Role::Checkpointer => "checkpointer process",
+        }
+    }
 }
 
 struct Child {
@@ -44,6 +65,8 @@ struct Child {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
+    /// The startup process runs recovery; no connections yet.
+    Starting,
     Running,
     /// A child crashed; waiting for the others to exit after SIGQUIT.
     CrashRestart {
@@ -66,6 +89,12 @@ struct Postmaster {
     children: Vec<Child>,
     slot_in_use: Vec<bool>,
     state: State,
+    /// The shutdown checkpoint has been requested from the checkpointer.
+    shutdown_checkpoint_requested: bool,
+    /// The startup process failed: the server stops with exit code 1.
+    startup_failed: bool,
+    /// Connections were accepted before (so a new startup is crash recovery).
+    ever_ready: bool,
 }
 
 /// Runs the postmaster in the foreground until it shuts down; returns the exit code.
@@ -171,10 +200,12 @@ impl Postmaster {
             pid_file,
             children: Vec::new(),
             slot_in_use: vec![false; max_connections],
-            state: State::Running,
+            state: State::Starting,
+            shutdown_checkpoint_requested: false,
+            startup_failed: false,
+            ever_ready: false,
         };
-        postmaster.pid_file.set_status(pidfile::STATUS_READY);
-        log::info!("database system is ready to accept connections");
+        postmaster.launch_aux(Role::Startup);
         Ok(postmaster)
     }
 
@@ -240,7 +271,7 @@ impl Postmaster {
             log::info!("aborting any active transactions");
             self.state = State::FastShutdown;
             self.pid_file.set_status(pidfile::STATUS_STOPPING);
-            self.signal_children(Signal::SIGTERM);
+            self.signal_backends(Signal::SIGTERM);
         }
         if PostmasterSignals::take(&self.signals.smart)
             && self.may_escalate_to(State::SmartShutdown)
@@ -257,7 +288,7 @@ impl Postmaster {
     /// A later shutdown request may only make shutdown faster, never slower.
     fn may_escalate_to(&self, target: State) -> bool {
         let rank = |s: State| match s {
-            State::Running | State::CrashRestart { .. } => 0,
+            State::Starting | State::Running | State::CrashRestart { .. } => 0,
             State::SmartShutdown => 1,
             State::FastShutdown => 2,
             State::ImmediateShutdown { .. } => 3,
@@ -320,37 +351,44 @@ impl Postmaster {
                 shmem::shmem().procs()[slot].clear();
                 self.slot_in_use[slot] = false;
             }
+            let exited_cleanly = matches!(status, WaitStatus::Exited(_, 0));
             let crashed = match status {
                 WaitStatus::Exited(_, code) => code != 0 && code != 1,
                 WaitStatus::Signaled(..) => true,
                 _ => false,
             };
-            if crashed && child.role != Role::DeadEnd {
-                self.handle_child_crash(pid, status);
+            match child.role {
+                Role::DeadEnd => {}
+                Role::Backend { .. } if crashed => self.handle_child_crash(child.role, pid, status),
+                Role::Backend { .. } => {}
+                Role::Startup if exited_cleanly && self.state == State::Starting => {
+                    self.startup_finished();
+                }
+                Role::Startup if self.state == State::Starting => {
+                    log::info!("startup process (PID {pid}) {}", describe_exit(status));
+                    log::info!("aborting startup due to startup process failure");
+                    self.startup_failed = true;
+                }
+                // The checkpointer exits 0 after the shutdown checkpoint.
+                Role::Checkpointer if exited_cleanly && self.shutdown_checkpoint_requested => {}
+                Role::WalWriter if exited_cleanly && self.is_shutting_down() => {}
+                role => self.handle_child_crash(role, pid, status),
             }
         }
     }
 
-    fn handle_child_crash(&mut self, pid: Pid, status: WaitStatus) {
-        let how = match status {
-            WaitStatus::Signaled(_, signal, _) => format!(
-                "was terminated by signal {}: {}",
-                signal as i32,
-                signal_description(signal)
-            ),
-            WaitStatus::Exited(_, code) => format!("exited with exit code {code}"),
-            _ => "exited abnormally".to_string(),
-        };
+    fn handle_child_crash(&mut self, role: Role, pid: Pid, status: WaitStatus) {
+        let how = describe_exit(status);
         match self.state {
-            State::Running | State::SmartShutdown | State::FastShutdown => {
-                log::info!("server process (PID {pid}) {how}");
+            State::Starting | State::Running | State::SmartShutdown | State::FastShutdown => {
+                log::info!("{} (PID {pid}) {how}", role.describe());
                 log::info!("terminating any other active server processes");
                 shmem::shmem()
                     .control()
                     .quit_reason
                     .store(QuitReason::Crash as u32, Ordering::SeqCst);
                 self.signal_children(Signal::SIGQUIT);
-                if self.state == State::Running {
+                if matches!(self.state, State::Running | State::Starting) {
                     self.state = State::CrashRestart {
                         sigkill_at: Instant::now() + SIGKILL_CHILDREN_AFTER,
                     };
@@ -374,8 +412,13 @@ impl Postmaster {
             .children
             .iter()
             .any(|c| matches!(c.role, Role::Backend { .. }));
+        if self.startup_failed {
+            self.signal_children(Signal::SIGQUIT);
+            self.listeners.clear();
+            return Some(1);
+        }
         match self.state {
-            State::Running => None,
+            State::Starting | State::Running => None,
             State::CrashRestart { sigkill_at } | State::ImmediateShutdown { sigkill_at } => {
                 if self.children.is_empty() {
                     if matches!(self.state, State::ImmediateShutdown { .. }) {
@@ -383,8 +426,8 @@ impl Postmaster {
                     }
                     log::info!("all server processes terminated; reinitializing");
                     shmem::shmem().reinitialize();
-                    self.state = State::Running;
-                    log::info!("database system is ready to accept connections");
+                    self.state = State::Starting;
+                    self.launch_aux(Role::Startup);
                 } else if Instant::now() >= sigkill_at {
                     self.signal_children(Signal::SIGKILL);
                 }
@@ -392,20 +435,31 @@ impl Postmaster {
             }
             State::SmartShutdown | State::FastShutdown => {
                 if backends_left {
-                    None
-                } else {
-                    // Dead-end children are only reporting an error; don't wait on them.
-                    self.signal_children(Signal::SIGKILL);
-                    Some(self.finish_shutdown())
+                    return None;
                 }
+                let alive = |role: Role| self.children.iter().any(|c| c.role == role);
+                if alive(Role::Startup) {
+                    return None; // let recovery finish; it is followed by a checkpoint
+                }
+                if alive(Role::Checkpointer) {
+                    if !self.shutdown_checkpoint_requested {
+                        self.shutdown_checkpoint_requested = true;
+                        self.signal_role(Role::Checkpointer, Signal::SIGUSR2);
+                    }
+                    return None;
+                }
+                if alive(Role::WalWriter) {
+                    self.signal_role(Role::WalWriter, Signal::SIGTERM);
+                    return None;
+                }
+                // Dead-end children are only reporting an error; don't wait on them.
+                self.signal_children(Signal::SIGKILL);
+                Some(self.finish_shutdown())
             }
         }
     }
 
     fn finish_shutdown(&mut self) -> i32 {
-        if matches!(self.state, State::SmartShutdown | State::FastShutdown) {
-            log::info!("shutting down");
-        }
         self.listeners.clear();
         log::info!("database system is shut down");
         0
@@ -423,6 +477,8 @@ impl Postmaster {
         };
         let refusal = match self.state {
             State::Running => None,
+            State::Starting if self.ever_ready => Some(StartupRefusal::InRecovery),
+            State::Starting => Some(StartupRefusal::Starting),
             State::CrashRestart { .. } => Some(StartupRefusal::InRecovery),
             _ => Some(StartupRefusal::ShuttingDown),
         };
@@ -481,6 +537,63 @@ impl Postmaster {
         }
     }
 
+    fn is_shutting_down(&self) -> bool {
+        matches!(
+            self.state,
+            State::SmartShutdown | State::FastShutdown | State::ImmediateShutdown { .. }
+        )
+    }
+
+    fn signal_backends(&self, signal: Signal) {
+        for child in self.children.iter().filter(|c| !c.role.is_aux()) {
+            let _ = kill(child.pid, signal);
+        }
+    }
+
+    fn signal_role(&self, role: Role, signal: Signal) {
+        for child in self.children.iter().filter(|c| c.role == role) {
+            let _ = kill(child.pid, signal);
+        }
+    }
+
+    /// Recovery is done: start the background writers and open the doors.
+    fn startup_finished(&mut self) {
+        self.launch_aux(Role::WalWriter);
+        self.launch_aux(Role::Checkpointer);
+        self.state = State::Running;
+        self.ever_ready = true;
+        self.pid_file.set_status(pidfile::STATUS_READY);
+        log::info!("database system is ready to accept connections");
+    }
+
+    /// Forks an auxiliary process (startup, walwriter, checkpointer).
+    fn launch_aux(&mut self, role: Role) {
+        debug_assert!(role.is_aux());
+        // SAFETY: the postmaster is single-threaded (rule 1).
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                self.close_postmaster_fds_in_child();
+                let config = self.config.clone();
+                let data_dir = self.data_dir.clone();
+                match role {
+                    Role::Startup => super::startup::startup_main(&config, &data_dir),
+                    Role::WalWriter => super::walwriter::walwriter_main(&config, &data_dir),
+                    Role::Checkpointer => {
+                        super::checkpointer::checkpointer_main(&config, &data_dir)
+                    }
+                    _ => unreachable!("not an auxiliary process"),
+                }
+            }
+            Ok(ForkResult::Parent { child }) => self.children.push(Child { pid: child, role }),
+            Err(e) => {
+                log::info!("could not fork {}: {e}", role.describe());
+                if role == Role::Startup {
+                    self.startup_failed = true;
+                }
+            }
+        }
+    }
+
     /// A forked child must not hold the postmaster's sockets or self-pipe.
     fn close_postmaster_fds_in_child(&self) {
         for listener in &self.listeners {
@@ -489,6 +602,19 @@ impl Postmaster {
         for fd in self.signals.fds() {
             let _ = nix::unistd::close(fd);
         }
+    }
+}
+
+/// `was terminated by signal 9: Killed` / `exited with exit code 1`.
+fn describe_exit(status: WaitStatus) -> String {
+    match status {
+        WaitStatus::Signaled(_, signal, _) => format!(
+            "was terminated by signal {}: {}",
+            signal as i32,
+            signal_description(signal)
+        ),
+        WaitStatus::Exited(_, code) => format!("exited with exit code {code}"),
+        _ => "exited abnormally".to_string(),
     }
 }
 

@@ -440,9 +440,7 @@ impl<T> std::ops::DerefMut for LWLockedExclusiveGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shmem::futex::fork_test_support::{
-        fork_children, wait_children, wait_until_sleeping, SharedMapping,
-    };
+    use crate::shmem::testing::{fork_children, wait_children, wait_until_sleeping, SharedMapping};
     use std::time::Duration;
 
     const CHILDREN: usize = 4;

@@ -20,6 +20,8 @@ pub mod futex;
 pub mod lwlock;
 pub mod procarray;
 pub mod spinlock;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
@@ -51,6 +53,9 @@ pub struct ServerControl {
     pub next_xid: AtomicU32,
     /// Checkpoint request flags, set by backends, cleared by the checkpointer.
     pub checkpoint_request: AtomicU32,
+    /// Checkpoints completed since the segment was initialised (the checkpointer
+    /// increments it; a backend waiting for its CHECKPOINT watches it).
+    pub checkpoints_completed: AtomicU64,
     /// Why the postmaster sent SIGQUIT ([`QuitReason`]); written by the postmaster just
     /// before it signals, read by the children's SIGQUIT handler.
     pub quit_reason: AtomicU32,
@@ -100,6 +105,34 @@ impl SharedBytes {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Address of the range's first byte. Dereferencing it is the caller's `unsafe`,
+    /// argued by its own locking protocol (e.g. a buffer's content lock).
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    /// A zero-initialised `T` at `offset` of the range (which must be aligned for `T`),
+    /// for regions whose owner lays out several structs in them.
+    pub fn struct_at<T: ShmemSafe>(&self, offset: usize) -> &'static T {
+        struct_at(self.base, self.len, offset)
+    }
+
+    /// `count` zero-initialised `T`s starting at `offset` of the range.
+    pub fn slice_at<T: ShmemSafe>(&self, offset: usize, count: usize) -> &'static [T] {
+        let len_bytes = count
+            .checked_mul(std::mem::size_of::<T>())
+            .expect("shared slice size overflows");
+        assert!(offset + len_bytes <= self.len, "shared slice out of bounds");
+        if count == 0 {
+            return &[];
+        }
+        let first: &'static T = struct_at(self.base, self.len, offset);
+        // SAFETY: `count` elements lie inside the range (asserted) starting at an aligned
+        // `first` (checked by struct_at); T is ShmemSafe (valid when zero, Sync) and the
+        // mapping is never unmapped, as for struct_at.
+        unsafe { std::slice::from_raw_parts(first as *const T, count) }
     }
 
     /// Copies `bytes` into the range at `offset`.
@@ -218,6 +251,12 @@ pub struct ShmemLayout {
     /// WAL insertion/flush state ([`crate::wal`]'s shared struct).
     pub wal_control_offset: usize,
     pub wal_control_len_bytes: usize,
+    /// Buffer descriptors and buffer mapping table ([`crate::storage::buffer`] lays
+    /// them out; zeroed with the control regions at (re)initialisation).
+    pub buffer_descriptors_offset: usize,
+    pub buffer_descriptors_len_bytes: usize,
+    pub buffer_mapping_offset: usize,
+    pub buffer_mapping_len_bytes: usize,
     pub buffers_offset: usize,
     pub buffers_len_bytes: usize,
     pub wal_buffers_offset: usize,
@@ -243,8 +282,16 @@ impl ShmemLayout {
         let procs_end = procs_offset + num_proc_slots * std::mem::size_of::<ProcSlot>();
         let wal_control_offset = align_up(procs_end, 4096);
         let wal_control_len_bytes = WAL_CONTROL_LEN_BYTES;
-        let buffers_offset = align_up(wal_control_offset + wal_control_len_bytes, BLCKSZ);
         let buffers_len_bytes = align_up(shared_buffers_bytes.max(16 * BLCKSZ), BLCKSZ);
+        let nbuffers = buffers_len_bytes / BLCKSZ;
+        let buffer_descriptors_offset = align_up(wal_control_offset + wal_control_len_bytes, 4096);
+        let buffer_descriptors_len_bytes = crate::storage::buffer::descriptors_len_bytes(nbuffers);
+        let buffer_mapping_offset = align_up(
+            buffer_descriptors_offset + buffer_descriptors_len_bytes,
+            4096,
+        );
+        let buffer_mapping_len_bytes = crate::storage::buffer::mapping_len_bytes(nbuffers);
+        let buffers_offset = align_up(buffer_mapping_offset + buffer_mapping_len_bytes, BLCKSZ);
         let wal_buffers_offset = buffers_offset + buffers_len_bytes;
         let wal_buffers_len_bytes = align_up(wal_buffers_bytes.max(8 * BLCKSZ), BLCKSZ);
         let total_bytes = wal_buffers_offset + wal_buffers_len_bytes;
@@ -254,6 +301,10 @@ impl ShmemLayout {
             num_proc_slots,
             wal_control_offset,
             wal_control_len_bytes,
+            buffer_descriptors_offset,
+            buffer_descriptors_len_bytes,
+            buffer_mapping_offset,
+            buffer_mapping_len_bytes,
             buffers_offset,
             buffers_len_bytes,
             wal_buffers_offset,
@@ -369,6 +420,36 @@ impl Shmem {
                 NonNull::new_unchecked(self.base.as_ptr().add(self.layout.wal_buffers_offset))
             },
             len: self.layout.wal_buffers_len_bytes,
+        }
+    }
+
+    /// The buffer descriptors region (typed by [`crate::storage::buffer`]).
+    pub fn buffer_descriptors(&self) -> SharedBytes {
+        self.region(
+            self.layout.buffer_descriptors_offset,
+            self.layout.buffer_descriptors_len_bytes,
+        )
+    }
+
+    /// The buffer mapping region (typed by [`crate::storage::buffer`]).
+    pub fn buffer_mapping(&self) -> SharedBytes {
+        self.region(
+            self.layout.buffer_mapping_offset,
+            self.layout.buffer_mapping_len_bytes,
+        )
+    }
+
+    /// The buffer pool's pages, `BLCKSZ` bytes each.
+    pub fn buffer_pages(&self) -> SharedBytes {
+        self.region(self.layout.buffers_offset, self.layout.buffers_len_bytes)
+    }
+
+    fn region(&self, offset: usize, len: usize) -> SharedBytes {
+        assert!(offset + len <= self.layout.total_bytes);
+        SharedBytes {
+            // SAFETY: the region lies inside the mapping (asserted).
+            base: unsafe { NonNull::new_unchecked(self.base.as_ptr().add(offset)) },
+            len,
         }
     }
 

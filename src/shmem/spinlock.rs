@@ -270,7 +270,7 @@ impl<T> std::ops::DerefMut for SpinLockedGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shmem::futex::fork_test_support::{fork_children, wait_children, SharedMapping};
+    use crate::shmem::testing::{fork_children, wait_children, SharedMapping};
 
     const CHILDREN: usize = 4;
     const INCREMENTS_PER_CHILD: u64 = 200_000;

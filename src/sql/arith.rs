@@ -12,11 +12,6 @@ use super::float::{check_float4, check_float8};
 use super::value::Datum;
 use crate::error::{sqlstate, QuillError, QuillResult};
 
-/// SQLSTATE 2201F, invalid_argument_for_power_function (not yet in `sqlstate`).
-const INVALID_ARGUMENT_FOR_POWER_FUNCTION: &str = "2201F";
-/// SQLSTATE 22025, invalid_escape_sequence (not yet in `sqlstate`).
-const INVALID_ESCAPE_SEQUENCE: &str = "22025";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArithOp {
     Add,
@@ -261,13 +256,13 @@ pub fn pow(a: f64, b: f64) -> QuillResult<f64> {
     }
     if a == 0.0 && b < 0.0 {
         return Err(QuillError::new(
-            INVALID_ARGUMENT_FOR_POWER_FUNCTION,
+            sqlstate::INVALID_ARGUMENT_FOR_POWER_FUNCTION,
             "zero raised to a negative power is undefined",
         ));
     }
     if a < 0.0 && b.floor() != b {
         return Err(QuillError::new(
-            INVALID_ARGUMENT_FOR_POWER_FUNCTION,
+            sqlstate::INVALID_ARGUMENT_FOR_POWER_FUNCTION,
             "a negative number raised to a non-integer power yields a complex result",
         ));
     }
@@ -282,7 +277,7 @@ pub fn pow(a: f64, b: f64) -> QuillResult<f64> {
 pub fn sqrt(a: f64) -> QuillResult<f64> {
     if a < 0.0 {
         return Err(QuillError::new(
-            INVALID_ARGUMENT_FOR_POWER_FUNCTION,
+            sqlstate::INVALID_ARGUMENT_FOR_POWER_FUNCTION,
             "cannot take square root of a negative number",
         ));
     }
@@ -344,7 +339,7 @@ pub fn like(text: &str, pattern: &str, case_insensitive: bool) -> QuillResult<bo
         let escapes = pattern.iter().rev().take_while(|&&c| c == '\\').count();
         if escapes % 2 == 1 {
             return Err(QuillError::new(
-                INVALID_ESCAPE_SEQUENCE,
+                sqlstate::INVALID_ESCAPE_SEQUENCE,
                 "LIKE pattern must not end with escape character",
             ));
         }
@@ -441,7 +436,10 @@ mod tests {
         let div = arith(ArithOp::Div, &Datum::Float8(1.0), &Datum::Float8(0.0));
         assert_eq!(div.unwrap_err().message, "division by zero");
         assert_eq!(pow(2.0, 3.0).unwrap(), 8.0);
-        assert_eq!(pow(0.0, -1.0).unwrap_err().sqlstate, "2201F");
+        assert_eq!(
+            pow(0.0, -1.0).unwrap_err().sqlstate,
+            sqlstate::INVALID_ARGUMENT_FOR_POWER_FUNCTION
+        );
     }
 
     #[test]
@@ -477,6 +475,9 @@ mod tests {
         assert!(like("", "%", false).unwrap());
         assert!(like("aXbXc", "%b%c", false).unwrap());
         assert!(!like("abc", "%b", false).unwrap());
-        assert_eq!(like("a", "a\\", false).unwrap_err().sqlstate, "22025");
+        assert_eq!(
+            like("a", "a\\", false).unwrap_err().sqlstate,
+            sqlstate::INVALID_ESCAPE_SEQUENCE
+        );
     }
 }

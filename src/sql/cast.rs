@@ -10,7 +10,7 @@
 use super::float::{check_float8, float4_in, float8_in};
 use super::numeric::Numeric;
 use super::types::{numeric_typmod_parts, SqlType};
-use super::value::{apply_char_typmod, datum_from_text, truncate_name, Datum};
+use super::value::{apply_char_typmod, datum_from_text, truncate_name, Datum, OutputFormat};
 use crate::error::{sqlstate, QuillError, QuillResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,38 +81,39 @@ fn float_to_int(v: f64, to: SqlType) -> QuillResult<Datum> {
     int_in_range(r as i64, to)
 }
 
-/// The text a value of type `from` converts to (its output function, except
-/// that bool becomes 'true'/'false' and bpchar loses its padding, as
-/// PostgreSQL's `booltext` / `rtrim1` casts do).
-fn to_text(value: &Datum, from: SqlType) -> String {
+/// The text a value of type `from` converts to (its output function under
+/// `format`, except that bool becomes 'true'/'false' and bpchar loses its
+/// padding, as PostgreSQL's `booltext` / `rtrim1` casts do).
+fn to_text(value: &Datum, from: SqlType, format: OutputFormat) -> String {
     match (value, from) {
         (Datum::Bool(b), _) => if *b { "true" } else { "false" }.to_string(),
         (Datum::Text(s), SqlType::Bpchar) => s.trim_end_matches(' ').to_string(),
-        _ => value.to_text().unwrap_or_default(),
+        _ => value.to_text(format).unwrap_or_default(),
     }
 }
 
 /// Converts a non-NULL value of type `from` to `to` with `typmod`. The cast
 /// must exist (see [`can_cast`]); `explicit` makes string typmods cut instead of
-/// failing.
+/// failing. `format` is how a cast to a string type prints the value.
 pub fn cast_datum(
     value: Datum,
     from: SqlType,
     to: SqlType,
     typmod: i32,
     explicit: bool,
+    format: OutputFormat,
 ) -> QuillResult<Datum> {
     use SqlType::*;
     if value.is_null() {
         return Ok(Datum::Null);
     }
     if from == Unknown || (from.is_string() && !to.is_string()) {
-        let text = to_text(&value, from);
+        let text = to_text(&value, from, format);
         return datum_from_text(to, typmod, &text);
     }
     let converted = match (&value, to) {
         (_, Text | Varchar | Bpchar | Name) => {
-            let text = to_text(&value, from);
+            let text = to_text(&value, from, format);
             return match to {
                 Name => Ok(Datum::Text(truncate_name(&text))),
                 Text => Ok(Datum::Text(text)),
@@ -194,7 +195,7 @@ mod tests {
     use super::*;
 
     fn cast(value: Datum, from: SqlType, to: SqlType) -> QuillResult<Datum> {
-        cast_datum(value, from, to, -1, true)
+        cast_datum(value, from, to, -1, true, OutputFormat::DEFAULT)
     }
 
     #[test]
@@ -248,7 +249,15 @@ mod tests {
             Datum::Text("ab".into())
         );
         assert_eq!(
-            cast_datum(Datum::Int4(123), Int4, Varchar, 6, true).unwrap(),
+            cast_datum(
+                Datum::Int4(123),
+                Int4,
+                Varchar,
+                6,
+                true,
+                OutputFormat::DEFAULT
+            )
+            .unwrap(),
             Datum::Text("12".into())
         );
         let e = cast(Datum::Text("abc".into()), Text, Int4).unwrap_err();

@@ -16,6 +16,7 @@ use super::types::{
     char_typmod, numeric_typmod, SqlType, MAX_CHAR_LENGTH, NUMERIC_MAX_PRECISION,
     NUMERIC_MAX_SCALE, NUMERIC_MIN_SCALE,
 };
+use super::value::OutputFormat;
 use crate::error::{sqlstate, QuillError, QuillResult};
 
 /// Types PostgreSQL has and Quill does not support yet: named in a
@@ -205,8 +206,17 @@ impl Analyzer<'_> {
         }
         if let (SqlType::Unknown, ExprKind::Const(datum)) = (expr.ty, &expr.kind) {
             let explicit = context == CastContext::Explicit;
-            let value = cast_datum(datum.clone(), SqlType::Unknown, ty, typmod, explicit)
-                .map_err(|e| self.at(e, expr.location))?;
+            // An unknown literal goes through `ty`'s input function only: no output
+            // function runs, so the session's output settings do not matter.
+            let value = cast_datum(
+                datum.clone(),
+                SqlType::Unknown,
+                ty,
+                typmod,
+                explicit,
+                OutputFormat::DEFAULT,
+            )
+            .map_err(|e| self.at(e, expr.location))?;
             return Ok(Expr::constant(value, ty, typmod, expr.location));
         }
         if !can_cast(expr.ty, ty, context) {

@@ -12,20 +12,24 @@
 //!
 //! Evaluation uses SQL's three-valued logic and short-circuits AND/OR/CASE/
 //! COALESCE left to right.
+//!
+//! Both take the statement's [`OutputFormat`], read from the session once per
+//! statement: a cast to text prints its value with it.
 
 use super::arith::{self, CmpOp, Operator};
 use super::cast::cast_datum;
 use super::expr::{BoolTest, Expr, ExprKind};
 use super::funcs::{self, Volatility};
 use super::types::SqlType;
-use super::value::Datum;
+use super::value::{Datum, OutputFormat};
 use super::SessionContext;
 use crate::error::QuillResult;
 
 /// Computes an expression's value.
-pub fn eval(expr: &Expr, ctx: &mut dyn SessionContext) -> QuillResult<Datum> {
+pub fn eval(expr: &Expr, ctx: &mut dyn SessionContext, format: OutputFormat) -> QuillResult<Datum> {
     Evaluator {
         ctx,
+        format,
         case_values: Vec::new(),
     }
     .eval(expr)
@@ -33,6 +37,7 @@ pub fn eval(expr: &Expr, ctx: &mut dyn SessionContext) -> QuillResult<Datum> {
 
 struct Evaluator<'c> {
     ctx: &'c mut dyn SessionContext,
+    format: OutputFormat,
     /// Operands of the simple CASEs being evaluated, innermost last.
     case_values: Vec<Datum>,
 }
@@ -55,7 +60,7 @@ impl Evaluator<'_> {
             ExprKind::CaseTest => self.case_values.last().cloned().unwrap_or(Datum::Null),
             ExprKind::Cast { arg, explicit } => {
                 let value = self.eval(arg)?;
-                cast_datum(value, arg.ty, expr.ty, expr.typmod, *explicit)?
+                cast_datum(value, arg.ty, expr.ty, expr.typmod, *explicit, self.format)?
             }
             ExprKind::Op { op, args } => {
                 let values = self.eval_all(args)?;
@@ -201,9 +206,10 @@ fn bool_test(test: BoolTest, value: Option<bool>) -> bool {
 }
 
 /// Folds the constant parts of `expr` (see the module doc).
-pub fn fold(expr: Expr, ctx: &mut dyn SessionContext) -> QuillResult<Expr> {
+pub fn fold(expr: Expr, ctx: &mut dyn SessionContext, format: OutputFormat) -> QuillResult<Expr> {
     Folder {
         ctx,
+        format,
         case_value: None,
     }
     .fold(expr)
@@ -211,13 +217,14 @@ pub fn fold(expr: Expr, ctx: &mut dyn SessionContext) -> QuillResult<Expr> {
 
 struct Folder<'c> {
     ctx: &'c mut dyn SessionContext,
+    format: OutputFormat,
     /// The constant operand of the simple CASE being folded, if it is one.
     case_value: Option<Datum>,
 }
 
 impl Folder<'_> {
     fn constant(&mut self, expr: &Expr) -> QuillResult<Expr> {
-        let value = eval(expr, self.ctx)?;
+        let value = eval(expr, self.ctx, self.format)?;
         Ok(Expr::constant(value, expr.ty, expr.typmod, expr.location))
     }
 

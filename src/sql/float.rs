@@ -1,10 +1,15 @@
 //! `float4` / `float8` text input and output, PostgreSQL 15's way.
 //!
-//! Output (with the default `extra_float_digits = 1`) is the shortest decimal
-//! that reads back as the same value — Ryu's digits, from the `ryu` crate — laid
-//! out as PostgreSQL's `d2s.c`/`f2s.c` do: fixed notation when the decimal exponent
-//! of the first digit is in -4..15 (float8) or -4..6 (float4), otherwise
-//! `d.ddde+XX`.
+//! Output depends on the session's `extra_float_digits`, as in PostgreSQL's
+//! `float8out_internal` / `float4out`:
+//! * above 0 (the default is 1): the shortest decimal that reads back as the same
+//!   value — Ryu's digits, from the `ryu` crate — laid out as PostgreSQL's
+//!   `d2s.c`/`f2s.c` do: fixed notation when the decimal exponent of the first
+//!   digit is in -4..15 (float8) or -4..6 (float4), otherwise `d.ddde+XX`;
+//! * 0 or below: C's `%.*g` with `DBL_DIG` (15) + `extra_float_digits`
+//!   significant digits for float8, `FLT_DIG` (6) + `extra_float_digits` for
+//!   float4, at least one ([`format_g`]); so `0.1::float8 + 0.2::float8` prints
+//!   `0.3` at 0.
 //!
 //! One subtlety: PostgreSQL's Ryu never accepts a decimal lying exactly on the
 //! boundary between two floats (`acceptBounds = false`), while the `ryu` crate
@@ -22,8 +27,40 @@ struct Digits {
     exp: i32,
 }
 
-/// PostgreSQL's `float8out`.
-pub fn float8_out(value: f64) -> String {
+/// PostgreSQL's `DBL_DIG`: the significant digits `%g` output starts from for float8.
+const DBL_DIG: i32 = 15;
+/// PostgreSQL's `FLT_DIG`: the same for float4.
+const FLT_DIG: i32 = 6;
+
+/// PostgreSQL's `float8out` under the given `extra_float_digits` (module doc).
+pub fn float8_out(value: f64, extra_float_digits: i32) -> String {
+    if extra_float_digits > 0 {
+        shortest_float8_out(value)
+    } else {
+        rounded_out(value, DBL_DIG + extra_float_digits)
+    }
+}
+
+/// PostgreSQL's `float4out` under the given `extra_float_digits` (module doc).
+pub fn float4_out(value: f32, extra_float_digits: i32) -> String {
+    if extra_float_digits > 0 {
+        shortest_float4_out(value)
+    } else {
+        rounded_out(value as f64, FLT_DIG + extra_float_digits)
+    }
+}
+
+/// PostgreSQL's `pg_strfromd`: `%.*g` with `precision` significant digits (at
+/// least one), and PostgreSQL's spellings of NaN and the infinities.
+fn rounded_out(value: f64, precision: i32) -> String {
+    if let Some(special) = special_out(value.is_nan(), value.is_infinite(), value < 0.0) {
+        return special.to_string();
+    }
+    format_g(value, precision.max(1) as usize)
+}
+
+/// The shortest exact float8 output (`extra_float_digits` > 0).
+fn shortest_float8_out(value: f64) -> String {
     if let Some(special) = special_out(value.is_nan(), value.is_infinite(), value < 0.0) {
         return special.to_string();
     }
@@ -39,8 +76,8 @@ pub fn float8_out(value: f64) -> String {
     layout(value < 0.0, &digits, 15)
 }
 
-/// PostgreSQL's `float4out`.
-pub fn float4_out(value: f32) -> String {
+/// The shortest exact float4 output (`extra_float_digits` > 0).
+fn shortest_float4_out(value: f32) -> String {
     if let Some(special) = special_out(value.is_nan(), value.is_infinite(), value < 0.0) {
         return special.to_string();
     }
@@ -362,9 +399,12 @@ fn is_infinity_word(text: &str) -> bool {
     unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity")
 }
 
-/// C's `printf("%.*g", precision, value)` for finite values: what PostgreSQL uses
-/// to turn a float into `numeric` (precision 15 for float8, 6 for float4).
+/// C's `printf("%.*g", precision, value)` for finite values and `precision` >= 1:
+/// what PostgreSQL uses to turn a float into `numeric` (precision 15 for float8, 6
+/// for float4) and to print one when `extra_float_digits` <= 0. Rust's `{:e}` rounds
+/// the exact binary value half to even, as glibc's printf does.
 pub fn format_g(value: f64, precision: usize) -> String {
+    debug_assert!(precision >= 1, "%g precision {precision}");
     let sci = format!("{:.*e}", precision - 1, value);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
@@ -439,17 +479,76 @@ mod tests {
             (f64::NEG_INFINITY, "-Infinity"),
         ];
         for &(v, want) in cases {
-            assert_eq!(float8_out(v), want, "{v:e}");
+            assert_eq!(float8_out(v, 1), want, "{v:e}");
         }
     }
 
     #[test]
     fn float4_output_matches_postgres() {
-        assert_eq!(float4_out(1.1), "1.1");
-        assert_eq!(float4_out(1e6), "1e+06");
-        assert_eq!(float4_out(1e5), "100000");
-        assert_eq!(float4_out(123456.7), "123456.7");
-        assert_eq!(float4_out(0.1 + 0.2), "0.3");
+        assert_eq!(float4_out(1.1, 1), "1.1");
+        assert_eq!(float4_out(1e6, 1), "1e+06");
+        assert_eq!(float4_out(1e5, 1), "100000");
+        assert_eq!(float4_out(123456.7, 1), "123456.7");
+        assert_eq!(float4_out(0.1 + 0.2, 1), "0.3");
+    }
+
+    #[test]
+    fn extra_float_digits_above_zero_all_print_shortest_digits() {
+        for extra in 1..=3 {
+            assert_eq!(float8_out(0.1 + 0.2, extra), "0.30000000000000004");
+            assert_eq!(float4_out(1.1, extra), "1.1");
+        }
+    }
+
+    #[test]
+    fn extra_float_digits_zero_or_below_print_rounded_digits() {
+        // Every expected string below was printed by PostgreSQL 15.
+        let float8_cases: &[(i32, f64, &str)] = &[
+            (0, 0.1 + 0.2, "0.3"),
+            (0, 1.0 / 3.0, "0.333333333333333"),
+            (0, -0.0, "-0"),
+            (0, f64::NAN, "NaN"),
+            (0, f64::NEG_INFINITY, "-Infinity"),
+            (0, 1e-5, "1e-05"),
+            (0, 123456789012345678.0, "1.23456789012346e+17"),
+            (0, 0.0001, "0.0001"),
+            (0, 1e15, "1e+15"),
+            (0, 1e14, "100000000000000"),
+            (0, 2.5e-5, "2.5e-05"),
+            (0, 1.1f32 as f64, "1.10000002384186"),
+            (-3, 0.1 + 0.2, "0.3"),
+            (-3, 1.0 / 3.0, "0.333333333333"),
+            (-3, 1e16, "1e+16"),
+            (-14, 0.1 + 0.2, "0.3"),
+            (-14, 95.0, "1e+02"),
+            // DBL_DIG - 15 = 0 digits: C's %g takes that as 1 and rounds half to even.
+            (-15, 1.0 / 3.0, "0.3"),
+            (-15, 2.5, "2"),
+            (-15, 3.5, "4"),
+            (-15, 12345.0, "1e+04"),
+        ];
+        for &(extra, v, want) in float8_cases {
+            assert_eq!(float8_out(v, extra), want, "{v:e} at {extra}");
+        }
+        let float4_cases: &[(i32, f32, &str)] = &[
+            (0, -0.0, "-0"),
+            (0, f32::NAN, "NaN"),
+            (0, 1.1, "1.1"),
+            (0, 1e6, "1e+06"),
+            (0, 100000.0, "100000"),
+            (0, 123456.7, "123457"),
+            (0, 0.1 + 0.2, "0.3"),
+            (0, 3.4e38, "3.4e+38"),
+            (0, 1e-40, "9.99995e-41"),
+            (-5, 1.1, "1"),
+            (-5, 1234.5, "1e+03"),
+            (-5, 0.3, "0.3"),
+            (-15, 1.1, "1"),
+            (-15, 5.0, "5"),
+        ];
+        for &(extra, v, want) in float4_cases {
+            assert_eq!(float4_out(v, extra), want, "{v:e} at {extra}");
+        }
     }
 
     #[test]

@@ -20,12 +20,10 @@ use super::analyze::{str_value, Analyzer};
 use super::arith::{self, ArithOp, Operator};
 use super::expr::{Expr, ExprKind};
 use super::types::SqlType;
+use super::utility::{is_transaction_mode, set_setting};
 use super::value::{truncate_name, Datum};
 use super::SessionContext;
 use crate::error::{sqlstate, QuillError, QuillResult};
-
-/// SQLSTATE 42725, ambiguous_function (not yet in `sqlstate`).
-const AMBIGUOUS_FUNCTION: &str = "42725";
 
 /// PostgreSQL's `provolatile`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -380,7 +378,7 @@ impl Analyzer<'_> {
             }
             _ => {
                 return Err(self.at(
-                    QuillError::new(AMBIGUOUS_FUNCTION, format!("function {} is not unique", signature()))
+                    QuillError::new(sqlstate::AMBIGUOUS_FUNCTION, format!("function {} is not unique", signature()))
                         .with_hint("Could not choose a best candidate function. You might need to add explicit type casts."),
                     loc,
                 ))
@@ -562,6 +560,38 @@ fn set_config(
         _ => None,
     };
     let is_local = matches!(is_local, Datum::Bool(true));
-    ctx.set_setting(name, value, is_local)?;
+    if let (true, Some(value)) = (is_transaction_mode(name), value) {
+        let shown = crate::config::check_value(name, value)?;
+        check_mode_change_after_query(name, &shown, ctx)?;
+        if ctx.in_transaction_block() == Some(false) {
+            // It applies to this statement's own transaction, which is ending.
+            return Ok(Datum::Text(shown));
+        }
+    }
+    set_setting(ctx, name, value, is_local)?;
     Ok(Datum::Text(ctx.show_setting(name)?))
+}
+
+/// PostgreSQL's check hooks of the transaction modes once the transaction has
+/// run a query (as the SELECT calling `set_config` has): the isolation level may
+/// not change, read-only may not become read-write, and deferrability may not be
+/// set at all. `shown` is the new value as SHOW prints it.
+fn check_mode_change_after_query(
+    name: &str,
+    shown: &str,
+    ctx: &dyn SessionContext,
+) -> QuillResult<()> {
+    let message = if name.eq_ignore_ascii_case("transaction_isolation") {
+        (ctx.show_setting(name)? != shown)
+            .then_some("SET TRANSACTION ISOLATION LEVEL must be called before any query")
+    } else if name.eq_ignore_ascii_case("transaction_read_only") {
+        (shown == "off" && ctx.show_setting(name)? == "on")
+            .then_some("transaction read-write mode must be set before any query")
+    } else {
+        Some("SET TRANSACTION [NOT] DEFERRABLE must be called before any query")
+    };
+    match message {
+        Some(message) => Err(QuillError::new(sqlstate::ACTIVE_SQL_TRANSACTION, message)),
+        None => Ok(()),
+    }
 }

@@ -71,7 +71,7 @@ mod tests;
 pub use numeric::Numeric;
 pub use parse::{parse_query, Statement};
 pub use types::SqlType;
-pub use value::Datum;
+pub use value::{Datum, OutputFormat};
 
 use pg_query::NodeEnum;
 
@@ -108,6 +108,14 @@ pub trait SessionContext {
     fn transaction_command(&mut self, cmd: TxnCommand) -> QuillResult<String>;
     /// Send a NOTICE/WARNING to the client (severity text like "WARNING", sqlstate, message).
     fn notice(&mut self, severity: &'static str, sqlstate: &'static str, message: String);
+    /// Whether a transaction block is open, failed or not (PostgreSQL's
+    /// `IsTransactionBlock`; an implicit block of several statements in one query
+    /// counts). Outside one, `SET TRANSACTION` only warns and a `SET` of a
+    /// transaction mode changes nothing. `None` when the session does not say: such
+    /// a `SET` then goes to `set_setting` as `SET LOCAL`, whose own check decides.
+    fn in_transaction_block(&self) -> Option<bool> {
+        None
+    }
 }
 
 /// The outcome of one statement.
@@ -154,6 +162,15 @@ impl Statement {
     pub fn command_tag(&self) -> &'static str {
         tags::command_tag(self.node())
     }
+}
+
+/// The session's output settings ([`OutputFormat`]), read once per statement.
+fn output_format(ctx: &dyn SessionContext) -> QuillResult<OutputFormat> {
+    let text = ctx.show_setting("extra_float_digits")?;
+    let extra_float_digits = text.parse().map_err(|_| {
+        QuillError::internal(format!("extra_float_digits is not an integer: \"{text}\""))
+    })?;
+    Ok(OutputFormat { extra_float_digits })
 }
 
 /// Executes one statement in the given session.

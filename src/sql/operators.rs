@@ -22,9 +22,6 @@ use super::expr::{Expr, ExprKind};
 use super::types::{SqlType, TypeCategory};
 use crate::error::{sqlstate, QuillError, QuillResult};
 
-/// SQLSTATE 42725, ambiguous_function (not yet in `sqlstate`).
-const AMBIGUOUS_FUNCTION: &str = "42725";
-
 /// Built-in PostgreSQL operators Quill does not implement yet: these get a
 /// "not supported" error rather than "does not exist".
 const UNSUPPORTED_OPERATORS: &[&str] = &[
@@ -75,7 +72,7 @@ impl Analyzer<'_> {
         };
         let ambiguous = r == SqlType::Unknown && l.is_none_or(|l| l == SqlType::Unknown);
         let error = if ambiguous {
-            QuillError::new(AMBIGUOUS_FUNCTION, format!("operator is not unique: {signature}"))
+            QuillError::new(sqlstate::AMBIGUOUS_FUNCTION, format!("operator is not unique: {signature}"))
                 .with_hint("Could not choose a best candidate operator. You might need to add explicit type casts.")
         } else if UNSUPPORTED_OPERATORS.contains(&name) {
             QuillError::feature_not_supported(format!("operator {name} is not supported yet"))

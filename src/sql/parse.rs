@@ -15,9 +15,6 @@ use pg_query::NodeEnum;
 
 use crate::error::{sqlstate, QuillError, QuillResult};
 
-/// SQLSTATE 54001, statement_too_complex (not yet in `sqlstate`).
-const STATEMENT_TOO_COMPLEX: &str = "54001";
-
 /// One statement of a query string.
 #[derive(Debug, Clone)]
 pub struct Statement {
@@ -67,7 +64,7 @@ pub fn parse_query(sql: &str) -> QuillResult<Vec<Statement>> {
         // (about 50 levels of nested expressions): deeper trees would
         // overflow the stack while decoding, so they are refused cleanly.
         Err(pg_query::Error::Decode(_)) => return Err(QuillError::new(
-            STATEMENT_TOO_COMPLEX,
+            sqlstate::STATEMENT_TOO_COMPLEX,
             "statement is nested too deeply (Quill accepts about 50 levels of nested expressions)",
         )),
         Err(other) => return Err(QuillError::internal(format!("parser failed: {other}"))),
@@ -121,8 +118,6 @@ fn syntax_error(sql: &str, fallback_message: String) -> QuillError {
 /// The SQLSTATE (and hint) PostgreSQL's grammar attaches to the few errors it
 /// raises that are not plain syntax errors; libpg_query passes on only the text.
 fn classify_grammar_error(message: &str) -> (&'static str, Option<&'static str>) {
-    const RESERVED_NAME: &str = "42939";
-    const WINDOWING_ERROR: &str = "42P20";
     if message == "LIMIT #,# syntax is not supported" {
         return (
             sqlstate::SYNTAX_ERROR,
@@ -148,11 +143,11 @@ fn classify_grammar_error(message: &str) -> (&'static str, Option<&'static str>)
     {
         sqlstate::FEATURE_NOT_SUPPORTED
     } else if message.starts_with("frame ") {
-        WINDOWING_ERROR
+        sqlstate::WINDOWING_ERROR
     } else if message.contains("provided more than once") {
         sqlstate::DUPLICATE_OBJECT
     } else if message.contains("role name") {
-        RESERVED_NAME
+        sqlstate::RESERVED_NAME
     } else {
         sqlstate::SYNTAX_ERROR
     };
@@ -259,7 +254,7 @@ mod tests {
         // on a main thread's 8 MiB, not a test thread's 2 MiB.
         let check = || {
             let sql = format!("select {}", vec!["1"; 300].join("+"));
-            assert_eq!(error_of(&sql).sqlstate, "54001");
+            assert_eq!(error_of(&sql).sqlstate, sqlstate::STATEMENT_TOO_COMPLEX);
             let sql = format!("select {}", vec!["1"; 40].join("+"));
             assert_eq!(parse_query(&sql).unwrap().len(), 1);
         };

@@ -16,14 +16,9 @@ use super::eval::{eval, fold};
 use super::expr::Expr;
 use super::parse::Statement;
 use super::types::SqlType;
-use super::value::Datum;
-use super::{Column, QueryResult, SessionContext};
+use super::value::{Datum, OutputFormat};
+use super::{output_format, Column, QueryResult, SessionContext};
 use crate::error::{sqlstate, QuillError, QuillResult};
-
-/// SQLSTATE 2201W, invalid_row_count_in_limit_clause (not yet in `sqlstate`).
-const INVALID_ROW_COUNT_IN_LIMIT_CLAUSE: &str = "2201W";
-/// SQLSTATE 2201X, invalid_row_count_in_result_offset_clause.
-const INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE: &str = "2201X";
 
 /// A SELECT after analysis: what to compute and how many rows to keep.
 struct SelectPlan {
@@ -41,14 +36,16 @@ pub fn execute(
 ) -> QuillResult<QueryResult> {
     let analyzer = Analyzer::new(stmt.query());
     let plan = analyze(&analyzer, select)?;
+    // Casts to text, folded or run, print with the settings the statement started with.
+    let format = output_format(ctx)?;
     // Plan-time constant folding, in PostgreSQL's order: targets, WHERE, OFFSET, LIMIT.
     let mut targets = Vec::with_capacity(plan.targets.len());
     for (name, expr) in plan.targets {
-        targets.push((name, fold(expr, ctx)?));
+        targets.push((name, fold(expr, ctx, format)?));
     }
-    let filter = plan.filter.map(|f| fold(f, ctx)).transpose()?;
-    let offset = plan.offset.map(|o| fold(o, ctx)).transpose()?;
-    let limit = plan.limit.map(|l| fold(l, ctx)).transpose()?;
+    let filter = plan.filter.map(|f| fold(f, ctx, format)).transpose()?;
+    let offset = plan.offset.map(|o| fold(o, ctx, format)).transpose()?;
+    let limit = plan.limit.map(|l| fold(l, ctx, format)).transpose()?;
 
     let columns = targets
         .iter()
@@ -59,25 +56,32 @@ pub fn execute(
     let skip = row_count(
         offset.as_ref(),
         ctx,
+        format,
         "OFFSET",
-        INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE,
+        sqlstate::INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE,
     )?;
     let keep = row_count(
         limit.as_ref(),
         ctx,
+        format,
         "LIMIT",
-        INVALID_ROW_COUNT_IN_LIMIT_CLAUSE,
+        sqlstate::INVALID_ROW_COUNT_IN_LIMIT_CLAUSE,
     )?;
     let passes = match &filter {
-        Some(f) => eval(f, ctx)? == Datum::Bool(true),
+        Some(f) => eval(f, ctx, format)? == Datum::Bool(true),
         None => true,
     };
     if passes && skip.unwrap_or(0) == 0 && keep != Some(0) {
-        let mut row = Vec::with_capacity(targets.len());
+        let mut values = Vec::with_capacity(targets.len());
         for (_, expr) in &targets {
-            row.push(eval(expr, ctx)?.to_text());
+            values.push(eval(expr, ctx, format)?);
         }
-        rows.push(row);
+        // The rows print with the settings as they are once the first row is
+        // computed (read once, not per row): PostgreSQL's printtup runs the output
+        // functions when it sends a row, so `set_config('extra_float_digits', …)`
+        // in the select list already applies to that row.
+        let output = output_format(ctx)?;
+        rows.push(values.iter().map(|v| v.to_text(output)).collect());
     }
     Ok(QueryResult {
         columns: Some(columns),
@@ -90,13 +94,14 @@ pub fn execute(
 fn row_count(
     expr: Option<&Expr>,
     ctx: &mut dyn SessionContext,
+    format: OutputFormat,
     clause: &str,
     code: &'static str,
 ) -> QuillResult<Option<i64>> {
     let Some(expr) = expr else {
         return Ok(None);
     };
-    match eval(expr, ctx)? {
+    match eval(expr, ctx, format)? {
         Datum::Int8(n) if n < 0 => Err(QuillError::new(
             code,
             format!("{clause} must not be negative"),

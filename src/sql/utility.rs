@@ -9,6 +9,19 @@
 //!   mixed-case names for DateStyle, IntervalStyle, TimeZone); SHOW ALL three;
 //! * BEGIN options become SET LOCAL of `transaction_isolation` & co. after the
 //!   block has begun, as PostgreSQL applies them.
+//!
+//! The current transaction's modes (`transaction_isolation`,
+//! `transaction_read_only`, `transaction_deferrable`) never outlive the
+//! transaction in PostgreSQL: each transaction starts from the `default_`
+//! settings. So every SET or RESET of one goes to the session as SET LOCAL
+//! ([`set_setting`]); outside a transaction block it only checks the value, and
+//! SET TRANSACTION / RESET of `transaction_isolation` warn as PostgreSQL does.
+//! BEGIN first sets each mode to its default's current value, as PostgreSQL's
+//! transaction start copies them, so a default changed inside the block leaves
+//! the block's modes alone.
+//! Not done: PostgreSQL's "must be called before any query" errors for a mode
+//! changed after the block's first query (the session does not say whether one
+//! ran); `set_config` inside a SELECT, where a query always ran, does check.
 
 use pg_query::protobuf::{self, a_const, KeywordKind, TransactionStmtKind, VariableSetKind};
 use pg_query::{Node, NodeEnum};
@@ -17,7 +30,7 @@ use super::analyze::Analyzer;
 use super::parse::Statement;
 use super::types::SqlType;
 use super::{Column, QueryResult, SessionContext, TxnCommand};
-use crate::error::{QuillError, QuillResult};
+use crate::error::{sqlstate, QuillError, QuillResult};
 
 /// Settings whose list values are quoted as identifiers (PostgreSQL's
 /// GUC_LIST_QUOTE flag).
@@ -28,6 +41,20 @@ const LIST_QUOTE_SETTINGS: &[&str] = &[
     "shared_preload_libraries",
     "local_preload_libraries",
 ];
+
+/// The current transaction's modes: set only for the current transaction.
+const TRANSACTION_MODES: &[&str] = &[
+    "transaction_isolation",
+    "transaction_read_only",
+    "transaction_deferrable",
+];
+
+/// Whether `name` is one of the current transaction's modes.
+pub fn is_transaction_mode(name: &str) -> bool {
+    TRANSACTION_MODES
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(name))
+}
 
 /// Settings PostgreSQL spells with capitals (SHOW uses that spelling).
 const MIXED_CASE_SETTINGS: &[&str] = &["DateStyle", "IntervalStyle", "TimeZone"];
@@ -50,27 +77,47 @@ pub fn set(
     match VariableSetKind::try_from(s.kind).unwrap_or(VariableSetKind::Undefined) {
         VariableSetKind::VarSetValue => {
             let value = flatten_set_args(&an, &s.name, &s.args)?;
-            ctx.set_setting(&s.name, Some(&value), s.is_local)?;
+            set_setting(ctx, &s.name, Some(&value), s.is_local)?;
+            Ok(command_done("SET"))
+        }
+        VariableSetKind::VarSetDefault if s.is_local => {
+            // The session warns about SET LOCAL outside a block before this one.
+            set_setting(ctx, &s.name, None, true)?;
+            reset_transaction_warning(ctx, &s.name);
             Ok(command_done("SET"))
         }
         VariableSetKind::VarSetDefault => {
-            ctx.set_setting(&s.name, None, s.is_local)?;
+            reset_transaction_warning(ctx, &s.name);
+            set_setting(ctx, &s.name, None, false)?;
+            Ok(command_done("SET"))
+        }
+        VariableSetKind::VarSetMulti if s.name == "SESSION CHARACTERISTICS" => {
+            // SET SESSION CHARACTERISTICS AS TRANSACTION ...: the session defaults.
+            for option in &s.args {
+                let (name, value) = transaction_option(&an, option)?;
+                ctx.set_setting(&format!("default_{name}"), Some(&value), false)?;
+            }
             Ok(command_done("SET"))
         }
         VariableSetKind::VarSetMulti => {
-            // SET TRANSACTION ... applies to this transaction (SET LOCAL);
-            // SET SESSION CHARACTERISTICS AS TRANSACTION ... to the session defaults.
-            let session = s.name == "SESSION CHARACTERISTICS";
+            // SET TRANSACTION ...: this transaction's modes.
+            if ctx.in_transaction_block() == Some(false) {
+                ctx.notice(
+                    "WARNING",
+                    sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                    "SET TRANSACTION can only be used in transaction blocks".to_string(),
+                );
+            }
             for option in &s.args {
                 let (name, value) = transaction_option(&an, option)?;
-                let name = if session {
-                    format!("default_{name}")
-                } else {
-                    name.to_string()
-                };
-                ctx.set_setting(&name, Some(&value), !session)?;
+                set_setting(ctx, name, Some(&value), false)?;
             }
             Ok(command_done("SET"))
+        }
+        VariableSetKind::VarReset if is_transaction_mode(&s.name) => {
+            reset_transaction_warning(ctx, &s.name);
+            set_setting(ctx, &s.name, None, false)?;
+            Ok(command_done("RESET"))
         }
         VariableSetKind::VarReset => {
             ctx.reset_setting(&s.name)?;
@@ -82,6 +129,41 @@ pub fn set(
         }
         VariableSetKind::VarSetCurrent => Err(an.unsupported("SET ... FROM CURRENT", -1)),
         VariableSetKind::Undefined => Err(QuillError::internal("SET of undefined kind")),
+    }
+}
+
+/// `SET name = value` (`value` None: `SET name TO DEFAULT` / `RESET name`) through
+/// the session, with the transaction modes made local to the transaction (see
+/// the module doc). Outside a transaction block such a SET only checks its value:
+/// PostgreSQL applies it to the statement's own transaction, which then ends.
+pub fn set_setting(
+    ctx: &mut dyn SessionContext,
+    name: &str,
+    value: Option<&str>,
+    is_local: bool,
+) -> QuillResult<()> {
+    if !is_transaction_mode(name) {
+        return ctx.set_setting(name, value, is_local);
+    }
+    if is_local || ctx.in_transaction_block() != Some(false) {
+        return ctx.set_setting(name, value, true);
+    }
+    match value {
+        Some(value) => crate::config::check_value(name, value).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// PostgreSQL's warning for `RESET transaction_isolation` (and `SET
+/// transaction_isolation TO DEFAULT`) outside a transaction block.
+fn reset_transaction_warning(ctx: &mut dyn SessionContext, name: &str) {
+    let isolation = name.eq_ignore_ascii_case("transaction_isolation");
+    if isolation && ctx.in_transaction_block() == Some(false) {
+        ctx.notice(
+            "WARNING",
+            sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+            "RESET TRANSACTION can only be used in transaction blocks".to_string(),
+        );
     }
 }
 
@@ -213,8 +295,17 @@ pub fn transaction(
         };
         return Err(an.unsupported(what, -1));
     };
+    let starts_block = ctx.in_transaction_block() != Some(true);
     let mut tag = ctx.transaction_command(command)?;
     if command == TxnCommand::Begin {
+        if starts_block {
+            // PostgreSQL's StartTransaction: the block's modes start as copies of
+            // the default_ settings, which the block may then change freely.
+            for mode in TRANSACTION_MODES {
+                let value = ctx.show_setting(mode)?;
+                ctx.set_setting(mode, Some(&value), true)?;
+            }
+        }
         for option in &t.options {
             let (name, value) = transaction_option(&an, option)?;
             ctx.set_setting(name, Some(&value), true)?;

@@ -19,6 +19,29 @@ use crate::error::{sqlstate, QuillError, QuillResult};
 /// Longest `name` in bytes (PostgreSQL's NAMEDATALEN - 1).
 pub const NAME_MAX_BYTES: usize = 63;
 
+/// The session settings PostgreSQL's output functions read (as GUCs) while
+/// printing a value. A statement reads them from the session once and passes them
+/// down, so printing a row never goes back to the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputFormat {
+    /// `extra_float_digits`: above 0, floats print their shortest exact digits;
+    /// otherwise rounded to 15 (float8) or 6 (float4) plus this many digits.
+    pub extra_float_digits: i32,
+}
+
+impl OutputFormat {
+    /// PostgreSQL's defaults (`extra_float_digits = 1`).
+    pub const DEFAULT: OutputFormat = OutputFormat {
+        extra_float_digits: 1,
+    };
+}
+
+impl Default for OutputFormat {
+    fn default() -> OutputFormat {
+        OutputFormat::DEFAULT
+    }
+}
+
 /// One SQL value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Datum {
@@ -39,17 +62,17 @@ impl Datum {
         matches!(self, Datum::Null)
     }
 
-    /// The value in text format, as PostgreSQL's output functions print it;
-    /// `None` for NULL.
-    pub fn to_text(&self) -> Option<String> {
+    /// The value in text format, as PostgreSQL's output functions print it under
+    /// `format`; `None` for NULL.
+    pub fn to_text(&self, format: OutputFormat) -> Option<String> {
         Some(match self {
             Datum::Null => return None,
             Datum::Bool(b) => if *b { "t" } else { "f" }.to_string(),
             Datum::Int2(v) => v.to_string(),
             Datum::Int4(v) => v.to_string(),
             Datum::Int8(v) => v.to_string(),
-            Datum::Float4(v) => float4_out(*v),
-            Datum::Float8(v) => float8_out(*v),
+            Datum::Float4(v) => float4_out(*v, format.extra_float_digits),
+            Datum::Float8(v) => float8_out(*v, format.extra_float_digits),
             Datum::Numeric(n) => n.to_string(),
             Datum::Text(s) => s.clone(),
         })
@@ -199,10 +222,16 @@ mod tests {
 
     #[test]
     fn output_is_postgres_text_format() {
-        assert_eq!(Datum::Bool(true).to_text().unwrap(), "t");
-        assert_eq!(Datum::Int8(-5).to_text().unwrap(), "-5");
-        assert_eq!(Datum::Float8(1e15).to_text().unwrap(), "1e+15");
-        assert_eq!(Datum::Null.to_text(), None);
+        let text = |d: Datum| d.to_text(OutputFormat::DEFAULT);
+        assert_eq!(text(Datum::Bool(true)).unwrap(), "t");
+        assert_eq!(text(Datum::Int8(-5)).unwrap(), "-5");
+        assert_eq!(text(Datum::Float8(1e15)).unwrap(), "1e+15");
+        assert_eq!(text(Datum::Null), None);
+        let rounded = OutputFormat {
+            extra_float_digits: 0,
+        };
+        assert_eq!(Datum::Float8(0.1 + 0.2).to_text(rounded).unwrap(), "0.3");
+        assert_eq!(Datum::Float4(0.1 + 0.2).to_text(rounded).unwrap(), "0.3");
     }
 
     #[test]

@@ -537,6 +537,17 @@ impl Wal {
     }
 }
 
+/// The buffer manager's view of the WAL: log before data (rule 1).
+impl crate::storage::buffer::WalFlusher for Wal {
+    fn flush(&self, upto: Lsn) -> QuillResult<()> {
+        Wal::flush(self, upto)
+    }
+
+    fn flushed_lsn(&self) -> Lsn {
+        self.shared.flushed_upto()
+    }
+}
+
 fn wal_io_error(what: &str, path: &std::path::Path, e: &std::io::Error) -> QuillError {
     QuillError::io(&format!("could not {what} file \"{}\"", path.display()), e)
 }

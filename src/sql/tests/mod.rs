@@ -8,6 +8,7 @@
 mod expressions;
 mod statements;
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use super::*;
@@ -24,6 +25,8 @@ pub(super) struct TestSession {
     pub(super) sets: Vec<(String, Option<String>, bool)>,
     pub(super) cancel_after_checks: Option<usize>,
     pub(super) interrupt_checks: usize,
+    /// How many times `show_setting` was called.
+    pub(super) setting_reads: Cell<usize>,
 }
 
 impl TestSession {
@@ -35,6 +38,10 @@ impl TestSession {
             ("timezone", "Etc/UTC"),
             ("datestyle", "ISO, MDY"),
             ("transaction_isolation", "read committed"),
+            ("transaction_read_only", "off"),
+            ("transaction_deferrable", "off"),
+            ("default_transaction_read_only", "off"),
+            ("extra_float_digits", "1"),
         ] {
             s.settings.insert(name.into(), value.into());
         }
@@ -70,6 +77,7 @@ impl SessionContext for TestSession {
         }
     }
     fn show_setting(&self, name: &str) -> QuillResult<String> {
+        self.setting_reads.set(self.setting_reads.get() + 1);
         let key = name.to_ascii_lowercase();
         self.settings
             .get(&key)
@@ -112,6 +120,9 @@ impl SessionContext for TestSession {
     fn notice(&mut self, severity: &'static str, sqlstate: &'static str, message: String) {
         self.notices.push((severity, sqlstate, message));
     }
+    fn in_transaction_block(&self) -> Option<bool> {
+        Some(self.in_block)
+    }
 }
 
 pub(super) fn run_in(session: &mut TestSession, sql: &str) -> QuillResult<QueryResult> {
@@ -126,7 +137,12 @@ pub(super) fn run(sql: &str) -> QuillResult<QueryResult> {
 
 /// The single row of a query, NULL shown as "NULL".
 pub(super) fn row(sql: &str) -> Vec<String> {
-    let result = run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    row_in(&mut TestSession::new(), sql)
+}
+
+/// [`row`] in a given session.
+pub(super) fn row_in(session: &mut TestSession, sql: &str) -> Vec<String> {
+    let result = run_in(session, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     assert_eq!(result.rows.len(), 1, "{sql}");
     result.rows[0]
         .iter()

@@ -133,6 +133,60 @@ fn constants_fold_before_rows_as_in_postgres() {
 }
 
 #[test]
+fn float_output_follows_extra_float_digits() {
+    // Every expected value below was printed by PostgreSQL 15.
+    let mut s = TestSession::new();
+    let sums = "select 0.1::float8 + 0.2::float8, 1::float8 / 3, 1e16::float8, 1.1::float4";
+    assert_eq!(
+        row_in(&mut s, sums),
+        ["0.30000000000000004", "0.3333333333333333", "1e+16", "1.1"]
+    );
+    run_in(&mut s, "set extra_float_digits = 0").unwrap();
+    assert_eq!(
+        row_in(&mut s, sums),
+        ["0.3", "0.333333333333333", "1e+16", "1.1"]
+    );
+    assert_eq!(
+        row_in(
+            &mut s,
+            "select (0.1::float8 + 0.2::float8)::text, 1.1::float4::float8"
+        ),
+        ["0.3", "1.10000002384186"]
+    );
+    run_in(&mut s, "set extra_float_digits = -3").unwrap();
+    assert_eq!(
+        row_in(&mut s, sums),
+        ["0.3", "0.333333333333", "1e+16", "1.1"]
+    );
+    run_in(&mut s, "set extra_float_digits = 3").unwrap();
+    assert_eq!(row_in(&mut s, sums)[0], "0.30000000000000004");
+    // set_config in the select list changes the output of the same row (PostgreSQL
+    // prints a row after computing it) but not a cast folded before it ran.
+    run_in(&mut s, "set extra_float_digits = 1").unwrap();
+    assert_eq!(
+        row_in(
+            &mut s,
+            "select set_config('extra_float_digits', '0', false), 0.1::float8 + 0.2::float8, (0.1::float8 + 0.2::float8)::text"
+        ),
+        ["0", "0.3", "0.30000000000000004"]
+    );
+}
+
+#[test]
+fn a_select_reads_the_output_settings_a_fixed_number_of_times() {
+    let mut s = TestSession::new();
+    run_in(&mut s, "select 1.5::float8").unwrap();
+    let one_column = s.setting_reads.replace(0);
+    run_in(
+        &mut s,
+        "select 1.5::float8, 2.5::float8, 3.5::float4, 4.5::float8::text, 5.5::float8 where true limit 1",
+    )
+    .unwrap();
+    assert_eq!(s.setting_reads.get(), one_column);
+    assert!(one_column <= 2, "{one_column} reads");
+}
+
+#[test]
 fn set_show_and_reset_talk_to_the_session() {
     let mut s = TestSession::new();
     assert_eq!(run_in(&mut s, "set work_mem = '8MB'").unwrap().tag, "SET");
@@ -233,6 +287,134 @@ fn transaction_commands_go_to_the_session() {
     assert_eq!(
         error("prepare transaction 'x'").1,
         "PREPARE TRANSACTION is not supported yet"
+    );
+}
+
+#[test]
+fn transaction_modes_are_set_for_the_current_transaction_only() {
+    // Every warning, message and SQLSTATE below is PostgreSQL 15's.
+    let mut s = TestSession::new();
+    let warning = |message: &str| ("WARNING", "25P01", message.to_string());
+    // Outside a block SET TRANSACTION and RESET of the isolation level warn, and
+    // nothing reaches the session: the statement's own transaction ends at once.
+    assert_eq!(
+        run_in(&mut s, "set transaction isolation level serializable")
+            .unwrap()
+            .tag,
+        "SET"
+    );
+    run_in(&mut s, "set transaction_isolation = 'serializable'").unwrap();
+    assert_eq!(
+        run_in(&mut s, "reset transaction_isolation").unwrap().tag,
+        "RESET"
+    );
+    run_in(&mut s, "set transaction_read_only to default").unwrap();
+    assert_eq!(
+        s.notices,
+        [
+            warning("SET TRANSACTION can only be used in transaction blocks"),
+            warning("RESET TRANSACTION can only be used in transaction blocks"),
+        ]
+    );
+    assert!(s.sets.is_empty(), "{:?}", s.sets);
+    let e = run_in(&mut s, "set transaction_isolation = 'bogus'").unwrap_err();
+    assert_eq!(
+        (e.sqlstate, e.message.as_str()),
+        (
+            "22023",
+            "invalid value for parameter \"transaction_isolation\": \"bogus\""
+        )
+    );
+    assert_eq!(
+        value("select set_config('transaction_read_only', 'on', false)"),
+        "on"
+    );
+
+    // BEGIN copies the defaults into the block's modes; inside the block every
+    // form is SET LOCAL.
+    s.settings
+        .insert("transaction_read_only".into(), "on".into());
+    run_in(&mut s, "begin").unwrap();
+    run_in(
+        &mut s,
+        "set transaction isolation level repeatable read, read only",
+    )
+    .unwrap();
+    run_in(&mut s, "set transaction_deferrable = on").unwrap();
+    run_in(&mut s, "reset transaction_isolation").unwrap();
+    run_in(
+        &mut s,
+        "set session characteristics as transaction read only",
+    )
+    .unwrap();
+    assert_eq!(
+        s.sets,
+        [
+            (
+                "transaction_isolation".into(),
+                Some("read committed".into()),
+                true
+            ),
+            ("transaction_read_only".into(), Some("on".into()), true),
+            ("transaction_deferrable".into(), Some("off".into()), true),
+            (
+                "transaction_isolation".into(),
+                Some("repeatable read".into()),
+                true
+            ),
+            ("transaction_read_only".into(), Some("on".into()), true),
+            ("transaction_deferrable".into(), Some("on".into()), true),
+            ("transaction_isolation".into(), None, true),
+            (
+                "default_transaction_read_only".into(),
+                Some("on".into()),
+                false
+            ),
+        ]
+    );
+    assert_eq!(s.notices.len(), 2, "no new warnings in a block");
+}
+
+#[test]
+fn set_config_cannot_change_transaction_modes_after_a_query() {
+    // The SELECT calling set_config has run a query, so PostgreSQL's check hooks
+    // refuse these (SQLSTATE 25001).
+    let mut s = TestSession::new();
+    let refused = |s: &mut TestSession, sql: &str| {
+        let e = run_in(s, sql).unwrap_err();
+        assert_eq!(e.sqlstate, "25001", "{sql}");
+        e.message
+    };
+    assert_eq!(
+        refused(
+            &mut s,
+            "select set_config('transaction_isolation', 'serializable', false)"
+        ),
+        "SET TRANSACTION ISOLATION LEVEL must be called before any query"
+    );
+    assert_eq!(
+        refused(
+            &mut s,
+            "select set_config('transaction_deferrable', 'off', false)"
+        ),
+        "SET TRANSACTION [NOT] DEFERRABLE must be called before any query"
+    );
+    assert_eq!(
+        row_in(
+            &mut s,
+            "select set_config('transaction_isolation', 'READ COMMITTED', false)"
+        ),
+        ["read committed"]
+    );
+    run_in(&mut s, "begin").unwrap();
+    s.settings
+        .insert("transaction_read_only".into(), "on".into());
+    assert_eq!(
+        refused(
+            &mut s,
+            "select set_config('transaction_read_only', 'off', false)"
+        ),
+        "transaction read-write mode must be set before any query"
     );
 }
 

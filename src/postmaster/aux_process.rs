@@ -1,0 +1,124 @@
+//! What every auxiliary process (startup, walwriter, checkpointer) shares: signal
+//! handling and its handle on the WAL.
+//!
+//! Signals (PostgreSQL's conventions for these processes): SIGTERM asks the process
+//! to exit; SIGUSR2 asks the checkpointer for the shutdown checkpoint; SIGINT asks it
+//! for an immediate checkpoint; SIGHUP re-reads the configuration; SIGQUIT exits at
+//! once with code 2 (the postmaster sends it when shared memory may be corrupt).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+use crate::config::Config;
+use crate::shmem;
+use crate::storage::file_io::{FileIo, OsFileIo};
+use crate::wal::xlog::Wal;
+
+static TERMINATE: AtomicBool = AtomicBool::new(false);
+static SHUTDOWN_CHECKPOINT: AtomicBool = AtomicBool::new(false);
+static CHECKPOINT_REQUEST: AtomicBool = AtomicBool::new(false);
+static RELOAD: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigterm(_: libc::c_int) {
+    TERMINATE.store(true, Ordering::SeqCst);
+}
+extern "C" fn on_sigusr2(_: libc::c_int) {
+    SHUTDOWN_CHECKPOINT.store(true, Ordering::SeqCst);
+}
+extern "C" fn on_sigint(_: libc::c_int) {
+    CHECKPOINT_REQUEST.store(true, Ordering::SeqCst);
+}
+extern "C" fn on_sighup(_: libc::c_int) {
+    RELOAD.store(true, Ordering::SeqCst);
+}
+extern "C" fn on_sigquit(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(2) };
+}
+
+/// Installs the auxiliary-process handlers (right after fork).
+pub fn install_signal_handlers() {
+    let handlers: [(Signal, extern "C" fn(libc::c_int)); 5] = [
+        (Signal::SIGTERM, on_sigterm),
+        (Signal::SIGUSR2, on_sigusr2),
+        (Signal::SIGINT, on_sigint),
+        (Signal::SIGHUP, on_sighup),
+        (Signal::SIGQUIT, on_sigquit),
+    ];
+    for (signal, handler) in handlers {
+        let action = SigAction::new(
+            SigHandler::Handler(handler),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: the handlers only store to atomics or call _exit.
+        unsafe {
+            let _ = sigaction(signal, &action);
+        }
+    }
+    for signal in [Signal::SIGCHLD, Signal::SIGUSR1, Signal::SIGALRM] {
+        // SAFETY: restoring the default disposition has no preconditions.
+        unsafe {
+            let _ = sigaction(
+                signal,
+                &SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty()),
+            );
+        }
+    }
+    let _ = SigSet::all().thread_unblock();
+}
+
+pub fn terminate_requested() -> bool {
+    TERMINATE.load(Ordering::SeqCst)
+}
+
+pub fn take_shutdown_checkpoint_request() -> bool {
+    SHUTDOWN_CHECKPOINT.swap(false, Ordering::SeqCst)
+}
+
+pub fn take_checkpoint_request() -> bool {
+    CHECKPOINT_REQUEST.swap(false, Ordering::SeqCst)
+}
+
+pub fn take_reload() -> bool {
+    RELOAD.swap(false, Ordering::SeqCst)
+}
+
+/// Sleeps up to `duration`, returning early when a signal arrives.
+pub fn sleep_interruptibly(duration: Duration) {
+    let request = libc::timespec {
+        tv_sec: duration.as_secs() as libc::time_t,
+        tv_nsec: duration.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: nanosleep reads `request`; a signal ends it early with EINTR, which is
+    // the point.
+    unsafe {
+        libc::nanosleep(&request, std::ptr::null_mut());
+    }
+}
+
+/// The data directory's file layer.
+pub fn data_dir_io(data_dir: &Path) -> Arc<dyn FileIo> {
+    Arc::new(OsFileIo::new(data_dir))
+}
+
+/// This process's handle on the shared WAL.
+pub fn attach_wal(config: &Config, io: &Arc<dyn FileIo>) -> Wal {
+    let segment = shmem::shmem();
+    Wal::attach(
+        segment.wal_control(),
+        segment.wal_buffers(),
+        Arc::clone(io),
+        config.fsync(),
+    )
+}
+
+/// Ends an auxiliary process after a FATAL error.
+pub fn exit_fatal(error: &crate::error::QuillError) -> ! {
+    log::error!(target: crate::logging::FATAL_TARGET, "{}", error.message);
+    std::process::exit(1)
+}

@@ -1,0 +1,38 @@
+//! The startup process: runs WAL recovery (or bootstraps a new cluster), leaves the
+//! WAL ready for insertion, and exits 0. The postmaster starts it before accepting
+//! connections and after every crash restart, and waits for it; a non-zero exit
+//! aborts the server's start. SIGQUIT ends it at once.
+
+use std::path::Path;
+
+use super::aux_process;
+use crate::config::Config;
+use crate::shmem;
+use crate::wal::checkpoint::NoDataPages;
+use crate::wal::recovery::{startup, XlogOnlyRedo};
+
+pub fn startup_main(config: &Config, data_dir: &Path) -> ! {
+    aux_process::install_signal_handlers();
+    let io = aux_process::data_dir_io(data_dir);
+    let wal = aux_process::attach_wal(config, &io);
+    match startup(
+        &wal,
+        &io,
+        &mut XlogOnlyRedo,
+        &NoDataPages,
+        config.log_checkpoints(),
+    ) {
+        Ok(outcome) => {
+            let control = shmem::shmem().control();
+            let info = outcome.control.checkpoint_info;
+            control
+                .next_xid
+                .store(info.next_xid, std::sync::atomic::Ordering::SeqCst);
+            control
+                .next_oid
+                .store(info.next_oid, std::sync::atomic::Ordering::SeqCst);
+            std::process::exit(0)
+        }
+        Err(error) => aux_process::exit_fatal(&error),
+    }
+}

@@ -1,0 +1,88 @@
+//! The WAL in the running server: the startup process bootstraps and recovers, the
+//! checkpointer writes checkpoints into pg_control, and the tools read both.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{stdout, TestServer};
+
+fn controldata(server: &TestServer) -> String {
+    let out = server.quill("controldata", &[]);
+    assert!(out.status.success(), "controldata failed: {out:?}");
+    stdout(&out)
+}
+
+fn field<'a>(controldata: &'a str, name: &str) -> &'a str {
+    controldata
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim())
+        .unwrap_or_else(|| panic!("no {name} in:\n{controldata}"))
+}
+
+#[test]
+fn first_start_bootstraps_wal_and_clean_shutdown_writes_a_shutdown_checkpoint() {
+    let mut server = TestServer::start();
+    assert!(server
+        .data_dir()
+        .join("pg_wal/000000010000000000000001")
+        .exists());
+    let running = controldata(&server);
+    assert_eq!(field(&running, "Database cluster state"), "in production");
+    assert_eq!(server.stop("fast"), Some(0));
+    let stopped = controldata(&server);
+    assert_eq!(field(&stopped, "Database cluster state"), "shut down");
+    assert!(server.log().contains("shutting down"), "{}", server.log());
+    let dump = stdout(&server.quill("waldump", &[]));
+    assert!(dump.contains("CHECKPOINT_SHUTDOWN"), "{dump}");
+    // A clean restart needs no redo.
+    server.launch();
+    assert!(server.log().contains("database system was shut down at"));
+    assert!(!server.log().contains("redo starts"));
+}
+
+#[test]
+fn restart_after_kill_9_of_everything_runs_crash_recovery() {
+    let mut server = TestServer::start();
+    server.kill_everything_hard();
+    server.launch();
+    let log = server.log();
+    assert!(
+        log.contains("database system was interrupted; last known up at"),
+        "{log}"
+    );
+    assert!(
+        log.contains("database system was not properly shut down; automatic recovery in progress"),
+        "{log}"
+    );
+    let mut client = server.connect();
+    client.simple_query("select 1").unwrap();
+    assert_eq!(
+        field(&controldata(&server), "Database cluster state"),
+        "in production"
+    );
+}
+
+#[test]
+fn crash_restart_after_a_backend_crash_runs_the_startup_process_again() {
+    let server = TestServer::start();
+    let mut victim = server.connect();
+    let pid: i32 = common::first_value(&mut victim, "select pg_backend_pid()")
+        .parse()
+        .unwrap();
+    common::unsafe_kill(pid, libc::SIGKILL);
+    assert!(server.wait_for_log(
+        "all server processes terminated; reinitializing",
+        Duration::from_secs(10)
+    ));
+    let mut client = server.connect_eventually(Duration::from_secs(20));
+    client.simple_query("select 1").unwrap();
+    assert!(server.log_count("database system is ready to accept connections") >= 2);
+    assert!(
+        server.log().contains("automatic recovery in progress"),
+        "{}",
+        server.log()
+    );
+}
