@@ -186,9 +186,9 @@ fn attack(cases: &[Case], context: &str) -> TestServer {
     assert_eq!(stdout(&out), "3", "{context}: {}", common::stderr(&out));
     // Every attacking connection's backend has gone; only `before` remains.
     assert!(
-        wait_until(Duration::from_secs(10), || server.child_pids().len() == 1),
+        wait_until(Duration::from_secs(10), || server.backend_pids().len() == 1),
         "{context}: backends left behind: {:?}",
-        server.child_pids()
+        server.backend_pids()
     );
     let log = server.log();
     assert!(
@@ -748,9 +748,9 @@ fn a_client_that_never_finishes_startup_is_dropped_after_authentication_timeout(
     let took = started.elapsed();
     assert!(took < Duration::from_secs(4), "took {took:?}");
     assert!(
-        wait_until(Duration::from_secs(5), || server.child_pids().is_empty()),
+        wait_until(Duration::from_secs(5), || server.backend_pids().is_empty()),
         "{:?}",
-        server.child_pids()
+        server.backend_pids()
     );
     assert_eq!(stdout(&server.psql("select 1")), "1");
     assert!(!server
@@ -884,7 +884,7 @@ fn random_bytes_are_refused_and_harm_no_one() {
     assert_eq!(first_value(&mut before, "select 1"), "1", "seed {seed}");
     assert_eq!(stdout(&server.psql("select 2")), "2", "seed {seed}");
     assert!(
-        wait_until(Duration::from_secs(10), || server.child_pids().len() == 1),
+        wait_until(Duration::from_secs(10), || server.backend_pids().len() == 1),
         "seed {seed}: backends left behind"
     );
     let log = server.log();

@@ -147,7 +147,11 @@ fn simple_query(conn: &mut Connection, session: &mut Session, text: &str) -> Opt
         interrupts::arm_statement_timeout(session.config().statement_timeout_ms());
         let outcome = sql::execute(statement, session);
         interrupts::arm_statement_timeout(0);
-        for (severity, notice) in session.take_notices() {
+        let notices = session.take_notices();
+        for (severity, notice) in notices
+            .into_iter()
+            .filter(|(severity, _)| session.config().sends_to_client(severity))
+        {
             conn.send(messages::notice_response(severity, &notice));
         }
         match outcome {

@@ -141,9 +141,7 @@ impl Session {
         if let Some(at_begin) = self.config_at_begin.take() {
             if commit {
                 for name in std::mem::take(&mut self.local_settings) {
-                    if let Ok(value) = at_begin.show(&name) {
-                        let _ = self.config.set(&name, &value, SetSource::Internal);
-                    }
+                    self.config.restore_setting(&name, &at_begin);
                 }
             } else {
                 self.config = at_begin;
@@ -170,6 +168,10 @@ impl SessionContext for Session {
 
     fn backend_pid(&self) -> i32 {
         self.pid
+    }
+
+    fn in_transaction_block(&self) -> Option<bool> {
+        Some(self.txn != TxnStatus::Idle)
     }
 
     fn check_for_interrupts(&mut self) -> QuillResult<()> {

@@ -40,6 +40,14 @@ extern "C" fn on_sigquit(_: libc::c_int) {
     unsafe { libc::_exit(2) };
 }
 
+/// Names the process (`/proc/<pid>/comm`, as `ps` and tests see it), the way
+/// PostgreSQL's processes show as "checkpointer", "walwriter", "startup".
+pub fn set_process_name(name: &str) {
+    if let Ok(name) = std::ffi::CString::new(name) {
+        let _ = nix::sys::prctl::set_name(&name);
+    }
+}
+
 /// Installs the auxiliary-process handlers (right after fork).
 pub fn install_signal_handlers() {
     let handlers: [(Signal, extern "C" fn(libc::c_int)); 5] = [

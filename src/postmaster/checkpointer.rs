@@ -15,6 +15,7 @@ use crate::wal::checkpoint::{create_checkpoint, CheckpointReason, NoDataPages};
 use crate::wal::control::ControlFile;
 
 pub fn checkpointer_main(config: &Config, data_dir: &Path) -> ! {
+    aux_process::set_process_name("checkpointer");
     aux_process::install_signal_handlers();
     let io = aux_process::data_dir_io(data_dir);
     let wal = aux_process::attach_wal(config, &io);

@@ -12,6 +12,7 @@ use crate::wal::checkpoint::NoDataPages;
 use crate::wal::recovery::{startup, XlogOnlyRedo};
 
 pub fn startup_main(config: &Config, data_dir: &Path) -> ! {
+    aux_process::set_process_name("startup");
     aux_process::install_signal_handlers();
     let io = aux_process::data_dir_io(data_dir);
     let wal = aux_process::attach_wal(config, &io);

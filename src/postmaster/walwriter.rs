@@ -12,6 +12,7 @@ use super::aux_process;
 use crate::config::Config;
 
 pub fn walwriter_main(config: &Config, data_dir: &Path) -> ! {
+    aux_process::set_process_name("walwriter");
     aux_process::install_signal_handlers();
     let io = aux_process::data_dir_io(data_dir);
     let wal = aux_process::attach_wal(config, &io);

@@ -20,17 +20,17 @@
 
 use crate::error::{sqlstate, QuillError, QuillResult};
 
+/// PostgreSQL's `DBL_DIG`: the significant digits `%g` output starts from for float8.
+const DBL_DIG: i32 = 15;
+/// PostgreSQL's `FLT_DIG`: the same for float4.
+const FLT_DIG: i32 = 6;
+
 /// A finite float's significant decimal digits (no leading or trailing zeros) and
 /// the decimal exponent of the first digit: value = 0.d1d2… × 10^(exp + 1).
 struct Digits {
     digits: Vec<u8>,
     exp: i32,
 }
-
-/// PostgreSQL's `DBL_DIG`: the significant digits `%g` output starts from for float8.
-const DBL_DIG: i32 = 15;
-/// PostgreSQL's `FLT_DIG`: the same for float4.
-const FLT_DIG: i32 = 6;
 
 /// PostgreSQL's `float8out` under the given `extra_float_digits` (module doc).
 pub fn float8_out(value: f64, extra_float_digits: i32) -> String {

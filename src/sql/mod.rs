@@ -25,7 +25,9 @@
 //!    string literals converted to the type their context needs.
 //! 3. **fold**: constant subexpressions computed once, as PostgreSQL's planner
 //!    does (so `SELECT 1/0 WHERE false` fails as it does there).
-//! 4. **evaluate**: per row (here: at most one), in text format for the client.
+//! 4. **evaluate**: per row (here: at most one), in text format for the client,
+//!    printed with the session's [`OutputFormat`] (`extra_float_digits`), which
+//!    a statement reads once, never per row.
 //!
 //! # Rules
 //! 1. PostgreSQL 15 is the specification: results, column names, type OIDs and

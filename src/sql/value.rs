@@ -36,12 +36,6 @@ impl OutputFormat {
     };
 }
 
-impl Default for OutputFormat {
-    fn default() -> OutputFormat {
-        OutputFormat::DEFAULT
-    }
-}
-
 /// One SQL value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Datum {

@@ -228,7 +228,19 @@ impl TestServer {
         }
     }
 
-    /// Pids of the postmaster's children (backends), from /proc.
+    /// Pids of the postmaster's client backends: its children except the auxiliary
+    /// processes (which name themselves startup, walwriter, checkpointer).
+    pub fn backend_pids(&self) -> Vec<i32> {
+        self.child_pids()
+            .into_iter()
+            .filter(|pid| {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                !matches!(comm.trim(), "startup" | "walwriter" | "checkpointer")
+            })
+            .collect()
+    }
+
+    /// Pids of the postmaster's children (backends and auxiliary processes), from /proc.
     pub fn child_pids(&self) -> Vec<i32> {
         let ppid = self.postmaster_pid();
         let mut pids = Vec::new();
