@@ -16,6 +16,7 @@ pub mod shmem;
 pub mod sql;
 pub mod storage;
 pub mod tools;
+pub mod txn;
 pub mod wal;
 
 pub use error::{QuillError, QuillResult};

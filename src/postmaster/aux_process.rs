@@ -15,7 +15,9 @@ use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal
 
 use crate::config::Config;
 use crate::shmem;
+use crate::storage::buffer::{BufferPool, BufferPoolShmem, WalFlusher};
 use crate::storage::file_io::{FileIo, OsFileIo};
+use crate::storage::smgr::Smgr;
 use crate::wal::xlog::Wal;
 
 static TERMINATE: AtomicBool = AtomicBool::new(false);
@@ -115,13 +117,23 @@ pub fn data_dir_io(data_dir: &Path) -> Arc<dyn FileIo> {
 }
 
 /// This process's handle on the shared WAL.
-pub fn attach_wal(config: &Config, io: &Arc<dyn FileIo>) -> Wal {
+pub fn attach_wal(config: &Config, io: &Arc<dyn FileIo>) -> Arc<Wal> {
     let segment = shmem::shmem();
-    Wal::attach(
+    Arc::new(Wal::attach(
         segment.wal_control(),
         segment.wal_buffers(),
         Arc::clone(io),
         config.fsync(),
+    ))
+}
+
+/// This process's handle on the shared buffer pool, writing through `wal` (rule 1).
+pub fn attach_buffer_pool(io: &Arc<dyn FileIo>, wal: &Arc<Wal>) -> BufferPool {
+    let wal: Arc<dyn WalFlusher> = Arc::clone(wal) as Arc<dyn WalFlusher>;
+    BufferPool::attach(
+        BufferPoolShmem::from_shmem(shmem::shmem()),
+        Arc::new(Smgr::new(Arc::clone(io))),
+        wal,
     )
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::aux_process;
 use crate::config::Config;
 use crate::shmem;
-use crate::wal::checkpoint::{create_checkpoint, CheckpointReason, NoDataPages};
+use crate::wal::checkpoint::{create_checkpoint, CheckpointReason};
 use crate::wal::control::ControlFile;
 
 pub fn checkpointer_main(config: &Config, data_dir: &Path) -> ! {
@@ -19,6 +19,7 @@ pub fn checkpointer_main(config: &Config, data_dir: &Path) -> ! {
     aux_process::install_signal_handlers();
     let io = aux_process::data_dir_io(data_dir);
     let wal = aux_process::attach_wal(config, &io);
+    let buffers = aux_process::attach_buffer_pool(&io, &wal);
     let mut config = config.clone();
     let mut control = match ControlFile::read(io.as_ref()) {
         Ok(control) => control,
@@ -49,7 +50,7 @@ pub fn checkpointer_main(config: &Config, data_dir: &Path) -> ! {
                 reason,
                 next_xid,
                 next_oid,
-                &NoDataPages,
+                &buffers,
                 config.log_checkpoints(),
             ) {
                 aux_process::exit_fatal(&error);

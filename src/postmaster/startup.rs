@@ -8,7 +8,6 @@ use std::path::Path;
 use super::aux_process;
 use crate::config::Config;
 use crate::shmem;
-use crate::wal::checkpoint::NoDataPages;
 use crate::wal::recovery::{startup, XlogOnlyRedo};
 
 pub fn startup_main(config: &Config, data_dir: &Path) -> ! {
@@ -16,11 +15,12 @@ pub fn startup_main(config: &Config, data_dir: &Path) -> ! {
     aux_process::install_signal_handlers();
     let io = aux_process::data_dir_io(data_dir);
     let wal = aux_process::attach_wal(config, &io);
+    let buffers = aux_process::attach_buffer_pool(&io, &wal);
     match startup(
         &wal,
         &io,
         &mut XlogOnlyRedo,
-        &NoDataPages,
+        &buffers,
         config.log_checkpoints(),
     ) {
         Ok(outcome) => {

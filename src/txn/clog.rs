@@ -214,7 +214,11 @@ pub struct Clog {
 
 impl Clog {
     /// Attaches to `shared` (zeroed at server start).
-    pub fn attach(shared: &'static ClogShared, io: Arc<dyn FileIo>, wal: Arc<dyn WalFlush>) -> Clog {
+    pub fn attach(
+        shared: &'static ClogShared,
+        io: Arc<dyn FileIo>,
+        wal: Arc<dyn WalFlush>,
+    ) -> Clog {
         Clog {
             shared,
             io,

@@ -51,10 +51,12 @@ pub mod xid;
 #[cfg(test)]
 mod tests;
 
+use std::sync::atomic::AtomicU32;
+
 use crate::error::QuillResult;
 use crate::shmem::lwlock::LWLock;
 use crate::shmem::ShmemSafe;
-use crate::wal::record::RecordBuilder;
+use crate::wal::record::{DecodedRecord, RecordBuilder, RmgrId};
 use crate::wal::xlog::Wal;
 use crate::wal::Lsn;
 
@@ -140,5 +142,28 @@ impl WalFlush for RecoveryWalFlush {
 
     fn flushed_lsn(&self) -> Lsn {
         Lsn(u64::MAX)
+    }
+}
+
+/// Redo for this subsystem, for the startup process's dispatcher: applies `Clog`
+/// (`CLOG_ZEROPAGE`) and `Xact` (commit, abort) records to `clog` and, for **every**
+/// record, advances `next_xid` past the record's xid, so no xid that left a trace in
+/// WAL is handed out again. Returns whether the record belonged to this subsystem.
+///
+/// `clog` should be in recovery mode with [`RecoveryWalFlush`]. After the last
+/// record: [`clog::Clog::trim_after_recovery`] with the final `next_xid`, then
+/// [`xact::abort_in_progress_after_recovery`], then a checkpoint (which must call
+/// [`clog::Clog::flush_all`]).
+pub fn redo_record(
+    clog: &clog::Clog,
+    next_xid: &AtomicU32,
+    end_lsn: Lsn,
+    record: &DecodedRecord<'_>,
+) -> QuillResult<bool> {
+    xid::advance_next_xid_past(next_xid, record.xid());
+    match record.rmgr() {
+        RmgrId::Clog => clog.redo(end_lsn, record).map(|()| true),
+        RmgrId::Xact => xact::xact_redo(clog, end_lsn, record).map(|()| true),
+        _ => Ok(false),
     }
 }

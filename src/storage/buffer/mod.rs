@@ -69,6 +69,7 @@
 //! [`BufferPool::drop_relation_buffers`] before unlinking. The WAL is reached only
 //! through the [`WalFlusher`] trait, implemented for `crate::wal::xlog::Wal`.
 
+mod checkpoint_work;
 mod desc;
 mod mapping;
 mod pending_sync;
