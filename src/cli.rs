@@ -19,6 +19,7 @@ Usage:
   quill status -D DATADIR
   quill controldata -D DATADIR
   quill waldump -D DATADIR [--start LSN] [--stats]
+  quill verify -D DATADIR      (offline check of a stopped server's files)
 
 `start` creates the data directory on first use. -D defaults to $PGDATA.";
 
@@ -143,6 +144,7 @@ fn run(args: &[String]) -> i32 {
         }
         "status" => ctl::status(&data_dir),
         "controldata" => crate::tools::controldata::run(&data_dir),
+        "verify" => crate::tools::verify::run(&data_dir),
         "waldump" => {
             let start = match options.start_lsn.as_deref().map(crate::wal::Lsn::parse) {
                 None => None,

@@ -37,6 +37,9 @@ fn first_start_bootstraps_wal_and_clean_shutdown_writes_a_shutdown_checkpoint() 
     assert!(server.log().contains("shutting down"), "{}", server.log());
     let dump = stdout(&server.quill("waldump", &[]));
     assert!(dump.contains("CHECKPOINT_SHUTDOWN"), "{dump}");
+    let verify = server.quill("verify", &[]);
+    assert!(verify.status.success(), "{}", stdout(&verify));
+    assert!(stdout(&verify).contains("OK: every page checksum valid"));
     // A clean restart needs no redo.
     server.launch();
     assert!(server.log().contains("database system was shut down at"));

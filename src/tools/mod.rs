@@ -5,4 +5,5 @@
 pub mod controldata;
 pub mod ctl;
 pub mod initdb;
+pub mod verify;
 pub mod waldump;
