@@ -50,6 +50,8 @@ pub mod xid;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_crash;
 
 use std::sync::atomic::AtomicU32;
 

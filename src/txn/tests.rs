@@ -14,7 +14,7 @@ use super::xact::*;
 use super::xid::*;
 use super::*;
 use crate::access::heap::tuple::{HeapTupleHeader, TransactionId};
-use crate::access::heap::visibility::{heap_tuple_satisfies_mvcc, XidStatus};
+use crate::access::heap::visibility::{heap_tuple_satisfies_mvcc, XidStatus, XidStatusOracle};
 use crate::shmem::procarray::ProcSlot;
 use crate::shmem::TestSegment;
 use crate::storage::fault::{SimulatedDisk, XorShift64Star};

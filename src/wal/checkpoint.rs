@@ -16,7 +16,7 @@ use crate::error::{sqlstate, QuillError, QuillResult};
 use crate::storage::file_io::FileIo;
 use crate::wal::control::{now_epoch_seconds, CheckpointInfo, ControlFile, DbState};
 use crate::wal::record::{RecordBuilder, RmgrId};
-use crate::wal::segment::{next_insert_position, parse_segment_file_name, segno_of, TimeLineId};
+use crate::wal::segment::{parse_segment_file_name, segno_of, TimeLineId};
 use crate::wal::xlog::{Wal, WAL_DIR};
 use crate::wal::Lsn;
 
@@ -130,7 +130,7 @@ pub fn create_checkpoint(
     if log_checkpoints && reason != CheckpointReason::EndOfRecovery {
         log::info!("checkpoint starting: {}", reason.describe());
     }
-    let redo = next_insert_position(wal.shared().reserved_end());
+    let redo = wal.begin_checkpoint();
     let buffers_written = work.write_dirty_buffers()?;
     let write_ms = started.elapsed().as_millis();
     let sync_started = Instant::now();

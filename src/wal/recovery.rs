@@ -122,6 +122,7 @@ pub fn startup(
         timeline,
         system_id: control.system_identifier,
     })?;
+    wal.set_redo_ptr(checkpoint_info.redo);
     if clean {
         control.state = DbState::InProduction;
         control.time = now_epoch_seconds();

@@ -74,6 +74,12 @@ struct Reservation {
     cur_byte_pos: u64,
     /// Start LSN of the last record reserved.
     prev_lsn: u64,
+    /// The redo point of the checkpoint in progress or last completed (PostgreSQL's
+    /// RedoRecPtr): a page whose LSN is at or below it needs a full-page image on its
+    /// next change (rule 4). Moved by [`Wal::begin_checkpoint`] under the same
+    /// spinlock as reservations, so a record is either before the redo point or was
+    /// built knowing the new one.
+    redo_ptr: u64,
 }
 
 /// The WAL's shared state. Who writes what:
@@ -226,6 +232,7 @@ impl Wal {
         shared.reserve.set(Reservation {
             cur_byte_pos: BytePos::from_lsn(start.end_of_wal).0,
             prev_lsn: start.prev_record.0,
+            redo_ptr: 0,
         });
         shared
             .written_upto
@@ -254,9 +261,53 @@ impl Wal {
         TimeLineId(self.shared.timeline.load(Ordering::Relaxed))
     }
 
-    /// Inserts one record; returns its end LSN (what a commit must flush to and what
-    /// changed pages are stamped with).
+    /// Inserts one record; returns its start and end LSN (the end is what a commit
+    /// must flush to and what changed pages are stamped with). For records without
+    /// full-page-image decisions.
     pub fn insert(&self, record: &RecordBuilder<'_>) -> QuillResult<(Lsn, Lsn)> {
+        Ok(self
+            .insert_inner(record, None)?
+            .expect("no redo check, no retry"))
+    }
+
+    /// Inserts a record whose full-page images were decided against redo pointer
+    /// `decided_with_redo` ([`Wal::redo_ptr`]). Returns `Ok(None)` without inserting
+    /// if a checkpoint has moved the redo pointer since: the caller must decide again
+    /// and rebuild the record (PostgreSQL's XLogInsert loop), or a page changed after
+    /// the new redo point could lack the image that protects it from a torn write.
+    pub fn insert_with_redo_check(
+        &self,
+        record: &RecordBuilder<'_>,
+        decided_with_redo: Lsn,
+    ) -> QuillResult<Option<(Lsn, Lsn)>> {
+        self.insert_inner(record, Some(decided_with_redo))
+    }
+
+    /// The current redo pointer, for full-page-image decisions (rule 4).
+    pub fn redo_ptr(&self) -> Lsn {
+        Lsn(self.shared.reserve.get().redo_ptr)
+    }
+
+    /// Sets the redo pointer after startup (from the last checkpoint).
+    pub fn set_redo_ptr(&self, redo: Lsn) {
+        self.shared.reserve.update(|r| r.redo_ptr = redo.0);
+    }
+
+    /// Fixes a new checkpoint's redo point at the current insert position and
+    /// publishes it as the redo pointer, atomically with respect to insertions.
+    pub fn begin_checkpoint(&self) -> Lsn {
+        self.shared.reserve.update(|r| {
+            let redo = BytePos(r.cur_byte_pos).to_lsn();
+            r.redo_ptr = redo.0;
+            redo
+        })
+    }
+
+    fn insert_inner(
+        &self,
+        record: &RecordBuilder<'_>,
+        decided_with_redo: Option<Lsn>,
+    ) -> QuillResult<Option<(Lsn, Lsn)>> {
         debug_assert_eq!(self.shared.initialized.load(Ordering::Acquire), 1);
         let mut bytes = Vec::new();
         let assembled = record.assemble(&mut bytes).map_err(|e| {
@@ -270,6 +321,9 @@ impl Wal {
         let _slot_guard = slot.lock.lock_exclusive();
         let (start, prev) = {
             let mut reserve = self.shared.reserve.lock();
+            if decided_with_redo.is_some_and(|redo| redo.0 != reserve.redo_ptr) {
+                return Ok(None);
+            }
             let start = BytePos(reserve.cur_byte_pos).to_lsn();
             let prev = Lsn(reserve.prev_lsn);
             reserve.cur_byte_pos += crate::wal::segment::maxalign(u64::from(assembled.len));
@@ -283,7 +337,7 @@ impl Wal {
         slot.inserting_at.store(0, Ordering::Release);
         copied?;
         self.shared.insert_count.fetch_add(1, Ordering::Relaxed);
-        Ok((start, end))
+        Ok(Some((start, end)))
     }
 
     fn copy_into_ring(&self, slot: &InsertSlot, start: Lsn, bytes: &[u8]) -> QuillResult<()> {
@@ -658,6 +712,29 @@ mod tests {
         assert_eq!(end, last_end);
         // 400 records of ~4.5 KiB average went through a 32-page ring many times.
         assert!(last_end.0 - WAL_SEGMENT_SIZE > (RING_PAGES * XLOG_BLCKSZ * 5) as u64);
+    }
+
+    #[test]
+    fn a_record_built_before_a_checkpoint_moved_the_redo_pointer_is_refused() {
+        let fixture = Fixture::new();
+        let wal = fixture.start();
+        let decided = wal.redo_ptr();
+        let mut record = RecordBuilder::new(RmgrId::Heap, 0, 1);
+        record.main_data(b"change");
+        assert!(wal
+            .insert_with_redo_check(&record, decided)
+            .unwrap()
+            .is_some());
+        let redo = wal.begin_checkpoint();
+        assert_eq!(wal.redo_ptr(), redo);
+        // The redo point is where the next record starts.
+        let (start, _) = wal.insert(&record).unwrap();
+        assert_eq!(start, redo);
+        assert!(wal
+            .insert_with_redo_check(&record, decided)
+            .unwrap()
+            .is_none());
+        assert!(wal.insert_with_redo_check(&record, redo).unwrap().is_some());
     }
 
     #[test]
