@@ -89,3 +89,15 @@ fn crash_restart_after_a_backend_crash_runs_the_startup_process_again() {
         server.log()
     );
 }
+
+#[test]
+fn checkpoint_command_moves_the_control_files_checkpoint() {
+    let server = TestServer::start();
+    let before = field(&controldata(&server), "Latest checkpoint location").to_string();
+    let out = server.psql("checkpoint");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let after = field(&controldata(&server), "Latest checkpoint location").to_string();
+    assert_ne!(before, after);
+    let dump = stdout(&server.quill("waldump", &[]));
+    assert!(dump.contains("CHECKPOINT_ONLINE"), "{dump}");
+}

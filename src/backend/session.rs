@@ -174,6 +174,31 @@ impl SessionContext for Session {
         Some(self.txn != TxnStatus::Idle)
     }
 
+    fn request_checkpoint(&mut self) -> QuillResult<()> {
+        use std::sync::atomic::Ordering;
+        let control = crate::shmem::shmem().control();
+        let pid = control.checkpointer_pid.load(Ordering::SeqCst);
+        if pid <= 0 {
+            return Err(QuillError::new(
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "checkpoint request failed",
+            )
+            .with_hint("Consult recent messages in the server log for details."));
+        }
+        // A checkpoint already running may have fixed its redo point before our
+        // request: wait for one that starts after it (PostgreSQL's ckpt_started rule).
+        let started_before = control.checkpoints_started.load(Ordering::SeqCst);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        while control.checkpoints_completed.load(Ordering::SeqCst) < started_before + 1 {
+            interrupts::check_for_interrupts()?;
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
     fn check_for_interrupts(&mut self) -> QuillResult<()> {
         interrupts::check_for_interrupts()
     }

@@ -26,6 +26,10 @@ pub fn checkpointer_main(config: &Config, data_dir: &Path) -> ! {
         Err(e) => aux_process::exit_fatal(&crate::error::QuillError::internal(e.to_string())),
     };
     let mut last_checkpoint = Instant::now();
+    shmem::shmem().control().checkpointer_pid.store(
+        std::process::id() as i32,
+        std::sync::atomic::Ordering::SeqCst,
+    );
     loop {
         let reason = if aux_process::take_shutdown_checkpoint_request() {
             log::info!("shutting down");
@@ -43,6 +47,9 @@ pub fn checkpointer_main(config: &Config, data_dir: &Path) -> ! {
             let shared = shmem::shmem().control();
             let next_xid = shared.next_xid.load(std::sync::atomic::Ordering::SeqCst);
             let next_oid = shared.next_oid.load(std::sync::atomic::Ordering::SeqCst);
+            shared
+                .checkpoints_started
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if let Err(error) = create_checkpoint(
                 &wal,
                 io.as_ref(),

@@ -56,6 +56,10 @@ pub struct ServerControl {
     /// Checkpoints completed since the segment was initialised (the checkpointer
     /// increments it; a backend waiting for its CHECKPOINT watches it).
     pub checkpoints_completed: AtomicU64,
+    /// Checkpoints begun (incremented by the checkpointer before each one).
+    pub checkpoints_started: AtomicU64,
+    /// Pid of the checkpointer (written by it when it starts), for CHECKPOINT requests.
+    pub checkpointer_pid: std::sync::atomic::AtomicI32,
     /// Why the postmaster sent SIGQUIT ([`QuitReason`]); written by the postmaster just
     /// before it signals, read by the children's SIGQUIT handler.
     pub quit_reason: AtomicU32,

@@ -118,6 +118,14 @@ pub trait SessionContext {
     fn in_transaction_block(&self) -> Option<bool> {
         None
     }
+
+    /// Asks the checkpointer for an immediate checkpoint and waits for it (the
+    /// CHECKPOINT command). Sessions without a server behind them cannot.
+    fn request_checkpoint(&mut self) -> QuillResult<()> {
+        Err(QuillError::feature_not_supported(
+            "CHECKPOINT is not supported here",
+        ))
+    }
 }
 
 /// The outcome of one statement.
@@ -182,6 +190,14 @@ pub fn execute(stmt: &Statement, ctx: &mut dyn SessionContext) -> QuillResult<Qu
         NodeEnum::VariableSetStmt(set) => utility::set(stmt, set, ctx),
         NodeEnum::VariableShowStmt(show) => utility::show(show, ctx),
         NodeEnum::TransactionStmt(t) => utility::transaction(stmt, t, ctx),
+        NodeEnum::CheckPointStmt(_) => {
+            ctx.request_checkpoint()?;
+            Ok(QueryResult {
+                columns: None,
+                rows: Vec::new(),
+                tag: "CHECKPOINT".to_string(),
+            })
+        }
         other => Err(QuillError::feature_not_supported(format!(
             "{} is not supported yet",
             tags::command_tag(other)
