@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::aux_process;
 use crate::config::Config;
 use crate::shmem;
-use crate::wal::checkpoint::{create_checkpoint, CheckpointReason};
+use crate::wal::checkpoint::{create_checkpoint, CheckpointReason, CheckpointRequest};
 use crate::wal::control::ControlFile;
 
 pub fn checkpointer_main(config: &Config, data_dir: &Path) -> ! {
@@ -50,16 +50,15 @@ pub fn checkpointer_main(config: &Config, data_dir: &Path) -> ! {
             shared
                 .checkpoints_started
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            if let Err(error) = create_checkpoint(
-                &wal,
-                io.as_ref(),
-                &mut control,
+            let request = CheckpointRequest {
                 reason,
                 next_xid,
                 next_oid,
-                &buffers,
-                config.log_checkpoints(),
-            ) {
+                log: config.log_checkpoints(),
+            };
+            if let Err(error) =
+                create_checkpoint(&wal, io.as_ref(), &mut control, &request, &buffers)
+            {
                 aux_process::exit_fatal(&error);
             }
             last_checkpoint = Instant::now();

@@ -445,7 +445,13 @@ fn assign_xid_extends_clog_before_handing_out_the_first_xid_of_a_page() {
         let xid = assign_xid(&txn.xid_gen_lock, &next_xid, &slot, &clog, wal.as_ref()).unwrap();
         assert_eq!(slot.xid.load(Ordering::SeqCst), xid);
         if xid == CLOG_XACTS_PER_PAGE {
-            assert_eq!(wal.records().len(), 1, "zero page logged before xid {xid}");
+            let (_, bytes) = wal.records().last().unwrap().clone();
+            let record = DecodedRecord::decode(&bytes).unwrap();
+            assert_eq!(
+                (record.rmgr(), record.main_data()),
+                (RmgrId::Clog, &1u32.to_le_bytes()[..]),
+                "zero page logged before xid {xid} is handed out"
+            );
         }
         commit(xid, wal.as_ref(), &clog, true).unwrap();
         end_transaction(&txn.proc_array_lock, &slot);

@@ -115,17 +115,31 @@ impl CheckpointWork for NoDataPages {
     }
 }
 
+/// What a checkpoint is asked to record.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckpointRequest {
+    pub reason: CheckpointReason,
+    /// Counters the checkpoint record carries for the next startup.
+    pub next_xid: u32,
+    pub next_oid: u32,
+    /// `log_checkpoints`.
+    pub log: bool,
+}
+
 /// Runs one checkpoint and updates `control` (in memory and on disk).
 pub fn create_checkpoint(
     wal: &Wal,
     io: &dyn FileIo,
     control: &mut ControlFile,
-    reason: CheckpointReason,
-    next_xid: u32,
-    next_oid: u32,
+    request: &CheckpointRequest,
     work: &dyn CheckpointWork,
-    log_checkpoints: bool,
 ) -> QuillResult<CheckpointStats> {
+    let CheckpointRequest {
+        reason,
+        next_xid,
+        next_oid,
+        log: log_checkpoints,
+    } = *request;
     let started = Instant::now();
     if log_checkpoints && reason != CheckpointReason::EndOfRecovery {
         log::info!("checkpoint starting: {}", reason.describe());

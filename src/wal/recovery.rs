@@ -18,7 +18,9 @@ use std::time::Instant;
 
 use crate::error::{sqlstate, QuillError, QuillResult};
 use crate::storage::file_io::{FileIo, OpenMode};
-use crate::wal::checkpoint::{create_checkpoint, CheckpointReason, CheckpointWork};
+use crate::wal::checkpoint::{
+    create_checkpoint, CheckpointReason, CheckpointRequest, CheckpointWork,
+};
 use crate::wal::control::{
     new_system_identifier, now_epoch_seconds, CheckpointInfo, ControlFile, DbState,
 };
@@ -134,11 +136,13 @@ pub fn startup(
             wal,
             io.as_ref(),
             &mut control,
-            CheckpointReason::EndOfRecovery,
-            checkpoint_info.next_xid,
-            checkpoint_info.next_oid,
+            &CheckpointRequest {
+                reason: CheckpointReason::EndOfRecovery,
+                next_xid: checkpoint_info.next_xid,
+                next_oid: checkpoint_info.next_oid,
+                log: log_checkpoints,
+            },
             work,
-            log_checkpoints,
         )?;
     }
     Ok(StartupOutcome {
@@ -248,11 +252,13 @@ fn bootstrap(wal: &Wal, io: &dyn FileIo, work: &dyn CheckpointWork) -> QuillResu
         wal,
         io,
         &mut control,
-        CheckpointReason::EndOfRecovery,
-        FIRST_NORMAL_XID,
-        FIRST_NORMAL_OID,
+        &CheckpointRequest {
+            reason: CheckpointReason::EndOfRecovery,
+            next_xid: FIRST_NORMAL_XID,
+            next_oid: FIRST_NORMAL_OID,
+            log: false,
+        },
         work,
-        false,
     )?;
     log::info!(
         "database system was initialized; first checkpoint at {}",
@@ -357,11 +363,13 @@ mod tests {
             &wal,
             io.as_ref(),
             &mut control,
-            CheckpointReason::Shutdown,
-            5,
-            16400,
+            &CheckpointRequest {
+                reason: CheckpointReason::Shutdown,
+                next_xid: 5,
+                next_oid: 16400,
+                log: false,
+            },
             &NoDataPages,
-            false,
         )
         .unwrap();
         let (_wal2, outcome2, replayed) = start(&io);
