@@ -8,7 +8,7 @@ use std::path::Path;
 use super::aux_process;
 use crate::config::Config;
 use crate::shmem;
-use crate::wal::recovery::{startup, XlogOnlyRedo};
+use crate::wal::recovery::{startup, RmgrRedo};
 
 pub fn startup_main(config: &Config, data_dir: &Path) -> ! {
     aux_process::set_process_name("startup");
@@ -16,13 +16,15 @@ pub fn startup_main(config: &Config, data_dir: &Path) -> ! {
     let io = aux_process::data_dir_io(data_dir);
     let wal = aux_process::attach_wal(config, &io);
     let buffers = aux_process::attach_buffer_pool(&io, &wal);
-    match startup(
-        &wal,
-        &io,
-        &mut XlogOnlyRedo,
-        &buffers,
-        config.log_checkpoints(),
-    ) {
+    // TODO(txn): once the transaction subsystem's region (`txn::TxnShared`) is in the
+    // shared segment, attach the clog here in recovery mode (`Clog::attach` with
+    // `txn::RecoveryWalFlush`, `set_in_recovery(true)`), replay with
+    // `RmgrRedo::with_txn`, then `trim_after_recovery`, abort the crashed xids
+    // (`xact::abort_in_progress_after_recovery`), flush the clog in the end-of-recovery
+    // checkpoint and publish the larger of the replayed and checkpointed next xid.
+    // Until then an xact or clog record in WAL makes recovery fail.
+    let mut redo = RmgrRedo::new();
+    match startup(&wal, &io, &buffers, &mut redo, config.log_checkpoints()) {
         Ok(outcome) => {
             let control = shmem::shmem().control();
             let info = outcome.control.checkpoint_info;

@@ -156,8 +156,8 @@ mod tests {
     use crate::storage::ids::{BlockNumber, ForkNumber, RelFileNode, DEFAULT_TABLESPACE_OID};
     use crate::storage::page::PageMut;
     use crate::storage::smgr::Smgr;
-    use crate::wal::checkpoint::NoDataPages;
-    use crate::wal::recovery::{startup, XlogOnlyRedo};
+    use crate::storage::buffer::test_support::test_pool;
+    use crate::wal::recovery::{startup, RmgrRedo};
     use crate::wal::xlog::{Wal, WalShared};
 
     fn data_dir() -> (tempfile::TempDir, Arc<dyn FileIo>, Lsn) {
@@ -167,13 +167,14 @@ mod tests {
         }
         let io: Arc<dyn FileIo> = Arc::new(OsFileIo::new(dir.path()));
         let segment = TestSegment::new(crate::shmem::WAL_CONTROL_LEN_BYTES + 16 * 8192);
-        let wal = Wal::attach(
+        let wal = Arc::new(Wal::attach(
             segment.struct_at::<WalShared>(0),
             segment.bytes(crate::shmem::WAL_CONTROL_LEN_BYTES, 16 * 8192),
             Arc::clone(&io),
             false,
-        );
-        startup(&wal, &io, &mut XlogOnlyRedo, &NoDataPages, false).unwrap();
+        ));
+        let pool = test_pool(4, Arc::clone(&io), wal.clone());
+        startup(&wal, &io, &pool, &mut RmgrRedo::new(), false).unwrap();
         let end = wal.shared().flushed_upto();
         (dir, io, end)
     }

@@ -125,7 +125,7 @@ pub fn page_of(xid: TransactionId) -> u32 {
 /// Whether handing out `xid` needs a fresh clog page (first xid of a page, or the
 /// first normal xid, which starts page 0 again after wraparound).
 pub fn is_first_on_page(xid: TransactionId) -> bool {
-    xid % CLOG_XACTS_PER_PAGE == 0 || xid == FIRST_NORMAL_TRANSACTION_ID
+    xid.is_multiple_of(CLOG_XACTS_PER_PAGE) || xid == FIRST_NORMAL_TRANSACTION_ID
 }
 
 /// `pg_xact/XXXX`, the segment file holding `page`.

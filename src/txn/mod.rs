@@ -87,17 +87,8 @@ unsafe impl ShmemSafe for TxnShared {}
 /// this size, 8-byte aligned at least).
 pub const SHMEM_BYTES: usize = std::mem::size_of::<TxnShared>();
 
-/// How the clog makes WAL durable before it writes a page (log before data), and how
-/// a commit waits for its record. Implemented by [`Wal`]; tests use fakes.
-pub trait WalFlush: Send + Sync {
-    /// Makes WAL durable at least up to `upto` (`XLogFlush`). Returns at once when it
-    /// already is, including for [`Lsn::INVALID`].
-    fn flush(&self, upto: Lsn) -> QuillResult<()>;
-
-    /// The position up to which WAL is durable now (for the assertion before a clog
-    /// page write).
-    fn flushed_lsn(&self) -> Lsn;
-}
+/// The WAL's flush interface, shared with the buffer manager (log before data).
+pub use crate::wal::WalFlusher as WalFlush;
 
 /// Inserting WAL records: what commit, abort and clog extension need beyond flushing.
 pub trait WalInsert: WalFlush {
@@ -106,19 +97,6 @@ pub trait WalInsert: WalFlush {
 
     /// Remembers an asynchronous commit's end LSN for the walwriter to flush.
     fn note_async_commit(&self, end: Lsn);
-}
-
-impl WalFlush for Wal {
-    fn flush(&self, upto: Lsn) -> QuillResult<()> {
-        if !upto.is_valid() {
-            return Ok(());
-        }
-        Wal::flush(self, upto)
-    }
-
-    fn flushed_lsn(&self) -> Lsn {
-        self.shared().flushed_upto()
-    }
 }
 
 impl WalInsert for Wal {

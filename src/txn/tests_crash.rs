@@ -18,8 +18,9 @@ use crate::shmem::testing::{fork_children, wait_children};
 use crate::shmem::TestSegment;
 use crate::storage::fault::XorShift64Star;
 use crate::storage::file_io::{FileIo, OsFileIo};
-use crate::wal::checkpoint::NoDataPages;
-use crate::wal::recovery::{startup, RedoHandler};
+use crate::storage::buffer::test_support::test_pool;
+use crate::storage::buffer::BufferPool;
+use crate::wal::recovery::{startup, RedoHandler, RmgrRedo};
 use crate::wal::segment::{TimeLineId, WAL_SEGMENT_SIZE};
 use crate::wal::xlog::{Wal, WalShared, WalStart, WAL_DIR};
 
@@ -43,7 +44,13 @@ struct TxnRedo<'a> {
 }
 
 impl RedoHandler for TxnRedo<'_> {
-    fn redo(&mut self, _lsn: Lsn, end_lsn: Lsn, record: &DecodedRecord<'_>) -> QuillResult<()> {
+    fn redo(
+        &mut self,
+        _pool: &BufferPool,
+        _lsn: Lsn,
+        end_lsn: Lsn,
+        record: &DecodedRecord<'_>,
+    ) -> QuillResult<()> {
         redo_record(self.clog, self.next_xid, end_lsn, record).map(|_| ())
     }
 }
@@ -78,14 +85,8 @@ fn power_loss_keeps_every_acknowledged_commit_in_clog_after_redo() {
         let (disk, io) = new_disk();
         // Life 1: bootstrap, then a workload.
         let wal = Arc::new(new_wal(&io, true));
-        startup(
-            &wal,
-            &io,
-            &mut crate::wal::recovery::XlogOnlyRedo,
-            &NoDataPages,
-            false,
-        )
-        .unwrap();
+        let pool = test_pool(4, Arc::clone(&io), wal.clone());
+        startup(&wal, &io, &pool, &mut RmgrRedo::new(), false).unwrap();
         let txn = new_txn_shared();
         let clog = Clog::attach(&txn.clog, Arc::clone(&io), wal.clone());
         let next_xid = AtomicU32::new(FIRST_NORMAL_TRANSACTION_ID);
@@ -124,8 +125,7 @@ fn power_loss_keeps_every_acknowledged_commit_in_clog_after_redo() {
             rounds_with_clog_writes += 1;
         }
         let flushed_at_crash = wal.shared().flushed_upto();
-        let report = disk.crash(seed);
-        drop(report);
+        disk.crash(seed);
 
         // Life 2: recovery from WAL into an empty clog cache.
         let wal2 = Arc::new(new_wal(&io, true));
@@ -137,7 +137,8 @@ fn power_loss_keeps_every_acknowledged_commit_in_clog_after_redo() {
             clog: &clog2,
             next_xid: &next2,
         };
-        let outcome = startup(&wal2, &io, &mut redo, &NoDataPages, false).unwrap();
+        let pool2 = test_pool(4, Arc::clone(&io), wal2.clone());
+        let outcome = startup(&wal2, &io, &pool2, &mut redo, false).unwrap();
         assert!(outcome.crash_recovery, "seed {seed}");
         let next = next2.load(Ordering::SeqCst);
         clog2.trim_after_recovery(next).unwrap();
@@ -252,7 +253,7 @@ fn forked_processes_assign_unique_xids_and_record_every_outcome() {
                 wal.as_ref(),
             )
             .unwrap();
-            let commit_it = (xid as usize + i) % 3 != 0;
+            let commit_it = !(xid as usize + i).is_multiple_of(3);
             if commit_it {
                 commit(xid, wal.as_ref(), &clog, i % 2 == 0).unwrap();
             } else {

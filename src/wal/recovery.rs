@@ -11,16 +11,29 @@
 //! 4. Cut WAL at that end: zero the rest of the segment and remove later segments, so
 //!    stale records written before the crash can never be mistaken for new ones.
 //! 5. Let insertion continue at the end, and write an end-of-recovery checkpoint.
+//!
+//! # Pages during replay (log before data)
+//! Redo changes pages in the shared buffer pool, and a replayed page may be evicted
+//! (written) before replay ends. The WAL cannot be flushed then — insertion has not
+//! been initialised — and need not be: every record replayed so far was read from
+//! `pg_wal`. So replay goes through a handle on the pool
+//! ([`BufferPool::with_flusher`]) whose flusher is a [`RecoveryFlusher`]: WAL counts
+//! as durable up to the end of the record being replayed, and a page whose LSN is
+//! beyond it is an error (corruption), never written. The end-of-recovery checkpoint
+//! then writes the remaining replayed pages through the caller's pool, which flushes
+//! the real WAL (already durable up to the end of replay).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::access::heap::heap_wal::heap_redo;
 use crate::error::{sqlstate, QuillError, QuillResult};
+use crate::storage::buffer::{BufferPool, WalFlusher};
 use crate::storage::file_io::{FileIo, OpenMode};
-use crate::wal::checkpoint::{
-    create_checkpoint, CheckpointReason, CheckpointRequest, CheckpointWork,
-};
+use crate::txn::clog::Clog;
+use crate::wal::checkpoint::{create_checkpoint, CheckpointReason, CheckpointRequest};
 use crate::wal::control::{
     new_system_identifier, now_epoch_seconds, CheckpointInfo, ControlFile, DbState,
 };
@@ -46,24 +59,126 @@ pub struct StartupOutcome {
     pub crash_recovery: bool,
 }
 
-/// Applies one WAL record during recovery. Resource managers register here as they
-/// come to exist; the xlog rmgr's records (checkpoints) change no pages.
+/// Applies one WAL record during recovery, through the resource manager it belongs
+/// to. `pool` is the startup process's handle on the buffer pool for replay (its WAL
+/// flusher is a [`RecoveryFlusher`]); redo routines change pages only through it.
 pub trait RedoHandler {
-    fn redo(&mut self, lsn: Lsn, end_lsn: Lsn, record: &DecodedRecord<'_>) -> QuillResult<()>;
+    fn redo(
+        &mut self,
+        pool: &BufferPool,
+        lsn: Lsn,
+        end_lsn: Lsn,
+        record: &DecodedRecord<'_>,
+    ) -> QuillResult<()>;
 }
 
-/// Redo for a cluster whose only records are checkpoints.
-pub struct XlogOnlyRedo;
+fn no_redo_routine(rmgr: RmgrId, lsn: Lsn) -> QuillError {
+    QuillError::internal(format!(
+        "no redo routine for resource manager {} (record at {lsn})",
+        rmgr.name()
+    ))
+}
 
-impl RedoHandler for XlogOnlyRedo {
-    fn redo(&mut self, lsn: Lsn, _end: Lsn, record: &DecodedRecord<'_>) -> QuillResult<()> {
+/// What the transaction subsystem's redo ([`crate::txn::redo_record`]) works on: the
+/// clog (in recovery mode, flushing through [`crate::txn::RecoveryWalFlush`]) and the
+/// next xid, advanced past every xid seen in WAL.
+pub struct TxnRedoTarget<'a> {
+    pub clog: &'a Clog,
+    pub next_xid: &'a AtomicU32,
+}
+
+/// The startup process's resource-manager table (PostgreSQL's `RmgrTable`, redo
+/// side): xlog records change nothing, heap records go to [`heap_redo`], xact and clog
+/// records to [`crate::txn::redo_record`] when a clog is attached; any other resource
+/// manager is an error (recovery cannot skip a record it cannot apply).
+pub struct RmgrRedo<'a> {
+    txn: Option<TxnRedoTarget<'a>>,
+}
+
+impl<'a> RmgrRedo<'a> {
+    /// Without a clog: an xact or clog record is an error.
+    pub fn new() -> RmgrRedo<'a> {
+        RmgrRedo { txn: None }
+    }
+
+    /// With the transaction subsystem's redo. The caller finishes it after
+    /// [`startup`] returns (`Clog::trim_after_recovery`,
+    /// `xact::abort_in_progress_after_recovery`; see [`crate::txn::redo_record`]).
+    pub fn with_txn(txn: TxnRedoTarget<'a>) -> RmgrRedo<'a> {
+        RmgrRedo { txn: Some(txn) }
+    }
+}
+
+impl Default for RmgrRedo<'_> {
+    fn default() -> Self {
+        RmgrRedo::new()
+    }
+}
+
+impl RedoHandler for RmgrRedo<'_> {
+    fn redo(
+        &mut self,
+        pool: &BufferPool,
+        lsn: Lsn,
+        end_lsn: Lsn,
+        record: &DecodedRecord<'_>,
+    ) -> QuillResult<()> {
+        if let Some(txn) = &self.txn {
+            // Advances next_xid for every record; applies xact and clog records.
+            if crate::txn::redo_record(txn.clog, txn.next_xid, end_lsn, record)? {
+                return Ok(());
+            }
+        }
         match record.rmgr() {
             RmgrId::Xlog => Ok(()),
-            other => Err(QuillError::internal(format!(
-                "no redo routine for resource manager {} (record at {lsn})",
-                other.name()
-            ))),
+            RmgrId::Heap => heap_redo(pool, lsn, end_lsn, record),
+            rmgr @ (RmgrId::Xact | RmgrId::Clog) => Err(no_redo_routine(rmgr, lsn)
+                .with_detail("the transaction subsystem's redo needs a clog (RmgrRedo::with_txn)")),
+            other => Err(no_redo_routine(other, lsn)),
         }
+    }
+}
+
+/// The startup process's [`WalFlusher`] while it replays WAL: every record up to the
+/// one being replayed was read from `pg_wal`, so WAL counts as durable up to that
+/// record's end (the replay position) and a page changed by replay may be written
+/// without flushing anything (PostgreSQL's `XLogFlush` in recovery only moves the
+/// minimum recovery point). A page LSN beyond the replay position cannot come from
+/// replayed WAL: flushing up to it is an error (corruption) and the page is not
+/// written. Never use it once insertion has started.
+#[derive(Debug, Default)]
+pub struct RecoveryFlusher {
+    replayed_upto: AtomicU64,
+}
+
+impl RecoveryFlusher {
+    /// Replay has not started: nothing counts as durable but pages never WAL-logged.
+    pub fn new() -> RecoveryFlusher {
+        RecoveryFlusher::default()
+    }
+
+    /// The record ending at `end_lsn` has been read in full and is about to be (or
+    /// has been) replayed. Never moves backwards.
+    pub fn advance(&self, end_lsn: Lsn) {
+        self.replayed_upto.fetch_max(end_lsn.0, Ordering::AcqRel);
+    }
+}
+
+impl WalFlusher for RecoveryFlusher {
+    fn flush(&self, upto: Lsn) -> QuillResult<()> {
+        let replayed = self.flushed_lsn();
+        if upto <= replayed {
+            return Ok(());
+        }
+        Err(QuillError::new(
+            sqlstate::DATA_CORRUPTED,
+            format!("page LSN {upto} is beyond the replayed WAL, which ends at {replayed}"),
+        )
+        .with_detail("A data page changed during recovery is newer than the WAL that changed it."))
+    }
+
+    fn flushed_lsn(&self) -> Lsn {
+        Lsn(self.replayed_upto.load(Ordering::Acquire))
     }
 }
 
@@ -73,15 +188,20 @@ fn fatal(message: impl Into<String>) -> QuillError {
 
 /// Runs startup: bootstrap, clean start or crash recovery. On return the WAL accepts
 /// insertions and `pg_control` says the system is in production.
+///
+/// `pool` is this process's handle on the buffer pool, flushing WAL through `wal`.
+/// Replay goes through `pool.with_flusher(RecoveryFlusher)` (module doc); the
+/// end-of-recovery (or bootstrap) checkpoint writes every dirty buffer through `pool`
+/// itself, so each write obeys log before data against the real WAL.
 pub fn startup(
     wal: &Wal,
     io: &Arc<dyn FileIo>,
+    pool: &BufferPool,
     redo: &mut dyn RedoHandler,
-    work: &dyn CheckpointWork,
     log_checkpoints: bool,
 ) -> QuillResult<StartupOutcome> {
     if !ControlFile::exists(io.as_ref()) {
-        return bootstrap(wal, io.as_ref(), work);
+        return bootstrap(wal, io.as_ref(), pool);
     }
     let mut control = ControlFile::read(io.as_ref()).map_err(|e| fatal(e.to_string()))?;
     let last_up = format_time(control.time);
@@ -113,7 +233,7 @@ pub fn startup(
         (checkpoint_end, control.checkpoint, 0)
     } else {
         log::info!("database system was not properly shut down; automatic recovery in progress");
-        replay(io, &control, checkpoint_info.redo, redo)?
+        replay(io, pool, &control, checkpoint_info.redo, redo)?
     };
     if !clean {
         cut_wal_at(io.as_ref(), timeline, end)?;
@@ -142,7 +262,7 @@ pub fn startup(
                 next_oid: checkpoint_info.next_oid,
                 log: log_checkpoints,
             },
-            work,
+            pool,
         )?;
     }
     Ok(StartupOutcome {
@@ -152,10 +272,12 @@ pub fn startup(
     })
 }
 
-/// Replays from `redo` to the end of valid WAL; returns (end of WAL, last record's
-/// start, records replayed).
+/// Replays from `redo` to the end of valid WAL through a handle on `pool` whose
+/// flusher is a [`RecoveryFlusher`]; returns (end of WAL, last record's start,
+/// records replayed).
 fn replay(
     io: &Arc<dyn FileIo>,
+    pool: &BufferPool,
     control: &ControlFile,
     redo_lsn: Lsn,
     redo: &mut dyn RedoHandler,
@@ -163,13 +285,18 @@ fn replay(
     let started = Instant::now();
     let source = WalDirectory::new(Arc::clone(io), WAL_DIR, control.checkpoint_info.timeline);
     let mut reader = WalReader::new(source, redo_lsn).expect_system_id(control.system_identifier);
+    let flusher = Arc::new(RecoveryFlusher::new());
+    let replay_pool = pool.with_flusher(Arc::clone(&flusher) as Arc<dyn WalFlusher>);
     let mut replayed = 0u64;
     let mut last = Lsn::INVALID;
     while let Some(rec) = reader.next_record().map_err(|e| io_fatal(&e))? {
         if replayed == 0 {
             log::info!("redo starts at {}", rec.lsn);
         }
-        redo.redo(rec.lsn, rec.end_lsn, &rec.record)?;
+        // Read in full and CRC-checked: durable up to its end, before its redo may
+        // evict a page it has already changed (a two-block update).
+        flusher.advance(rec.end_lsn);
+        redo.redo(&replay_pool, rec.lsn, rec.end_lsn, &rec.record)?;
         last = rec.lsn;
         replayed += 1;
     }
@@ -226,7 +353,7 @@ fn cut_wal_at(io: &dyn FileIo, timeline: TimeLineId, end: Lsn) -> QuillResult<()
 }
 
 /// A new data directory: WAL starts in segment 1 with a shutdown checkpoint.
-fn bootstrap(wal: &Wal, io: &dyn FileIo, work: &dyn CheckpointWork) -> QuillResult<StartupOutcome> {
+fn bootstrap(wal: &Wal, io: &dyn FileIo, pool: &BufferPool) -> QuillResult<StartupOutcome> {
     let system_id = new_system_identifier();
     wal.initialize(WalStart {
         end_of_wal: lsn_of_segment_start(SegmentNo(1)),
@@ -258,7 +385,7 @@ fn bootstrap(wal: &Wal, io: &dyn FileIo, work: &dyn CheckpointWork) -> QuillResu
             next_oid: FIRST_NORMAL_OID,
             log: false,
         },
-        work,
+        pool,
     )?;
     log::info!(
         "database system was initialized; first checkpoint at {}",
@@ -292,6 +419,7 @@ pub fn format_time(epoch_seconds: i64) -> String {
 mod tests {
     use super::*;
     use crate::shmem::TestSegment;
+    use crate::storage::buffer::test_support::test_pool;
     use crate::storage::fault::SimulatedDisk;
     use crate::wal::checkpoint::NoDataPages;
     use crate::wal::record::RecordBuilder;
@@ -300,14 +428,14 @@ mod tests {
     const RING_PAGES: usize = 16;
 
     /// A fresh "server life": new shared memory over the same disk.
-    fn new_wal(disk: &Arc<dyn FileIo>) -> Wal {
+    fn new_wal(disk: &Arc<dyn FileIo>) -> Arc<Wal> {
         let segment = TestSegment::new(crate::shmem::WAL_CONTROL_LEN_BYTES + RING_PAGES * 8192);
-        Wal::attach(
+        Arc::new(Wal::attach(
             segment.struct_at::<WalShared>(0),
             segment.bytes(crate::shmem::WAL_CONTROL_LEN_BYTES, RING_PAGES * 8192),
             Arc::clone(disk),
             true,
-        )
+        ))
     }
 
     fn new_disk() -> (SimulatedDisk, Arc<dyn FileIo>) {
@@ -324,7 +452,13 @@ mod tests {
     struct Collect(Vec<u32>);
 
     impl RedoHandler for Collect {
-        fn redo(&mut self, _lsn: Lsn, _end: Lsn, record: &DecodedRecord<'_>) -> QuillResult<()> {
+        fn redo(
+            &mut self,
+            _pool: &BufferPool,
+            _lsn: Lsn,
+            _end: Lsn,
+            record: &DecodedRecord<'_>,
+        ) -> QuillResult<()> {
             if record.rmgr() == RmgrId::Heap {
                 let data = record.main_data();
                 self.0
@@ -342,11 +476,51 @@ mod tests {
         wal.insert(&record).unwrap().1
     }
 
-    fn start(io: &Arc<dyn FileIo>) -> (Wal, StartupOutcome, Vec<u32>) {
+    fn start(io: &Arc<dyn FileIo>) -> (Arc<Wal>, StartupOutcome, Vec<u32>) {
         let wal = new_wal(io);
+        let pool = test_pool(4, Arc::clone(io), wal.clone());
         let mut collect = Collect::default();
-        let outcome = startup(&wal, io, &mut collect, &NoDataPages, false).unwrap();
+        let outcome = startup(&wal, io, &pool, &mut collect, false).unwrap();
         (wal, outcome, collect.0)
+    }
+
+    #[test]
+    fn recovery_flusher_counts_replayed_wal_as_durable_and_nothing_beyond() {
+        let flusher = RecoveryFlusher::new();
+        assert_eq!(flusher.flushed_lsn(), Lsn::INVALID);
+        flusher.flush(Lsn::INVALID).unwrap(); // a page never WAL-logged
+        assert!(flusher.flush(Lsn(0x100_0028)).is_err());
+        flusher.advance(Lsn(0x100_0100));
+        flusher.advance(Lsn(0x100_0080)); // never backwards
+        assert_eq!(flusher.flushed_lsn(), Lsn(0x100_0100));
+        flusher.flush(Lsn(0x100_0100)).unwrap();
+        let err = flusher.flush(Lsn(0x100_0101)).unwrap_err();
+        assert_eq!(err.sqlstate, sqlstate::DATA_CORRUPTED);
+        assert_eq!(
+            err.message,
+            "page LSN 0/1000101 is beyond the replayed WAL, which ends at 0/1000100"
+        );
+    }
+
+    #[test]
+    fn rmgr_redo_applies_xlog_and_rejects_what_it_cannot_apply() {
+        let (_disk, io) = new_disk();
+        let wal = new_wal(&io);
+        let pool = test_pool(4, Arc::clone(&io), wal.clone());
+        let mut redo = RmgrRedo::new();
+        let mut check = |rmgr: RmgrId| {
+            let mut builder = RecordBuilder::new(rmgr, 0, 0);
+            builder.main_data(&[0; 8]);
+            let mut bytes = Vec::new();
+            builder.assemble(&mut bytes).unwrap().finish(&mut bytes, Lsn::INVALID);
+            let record = DecodedRecord::decode(&bytes).unwrap();
+            redo.redo(&pool, Lsn(0x100_0028), Lsn(0x100_0050), &record)
+        };
+        check(RmgrId::Xlog).unwrap();
+        let err = check(RmgrId::Xact).unwrap_err();
+        assert!(err.message.starts_with("no redo routine for resource manager"), "{err:?}");
+        assert!(check(RmgrId::Clog).is_err());
+        assert!(check(RmgrId::Btree).is_err());
     }
 
     #[test]

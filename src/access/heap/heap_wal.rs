@@ -352,48 +352,34 @@ fn redo_block(
     Ok(())
 }
 
-/// The buffer of a block a record changes, extending the relation (and creating its
-/// file) when the record rebuilds the block from nothing (`overwrite`).
-///
-/// TODO(buffer API): a block that is overwritten (image or init) should be mapped
-/// without reading it (PostgreSQL's `RBM_ZERO_AND_LOCK`): a torn page fails its
-/// checksum on read, which is exactly the page the image is there to repair. Until the
-/// buffer pool offers that, an existing block is read (and verified) here.
+/// The buffer of a block a record changes. A block the record rebuilds from nothing
+/// (`overwrite`: image or init) is mapped without reading it
+/// ([`BufferPool::read_buffer_zeroed`], PostgreSQL's `RBM_ZERO_AND_LOCK`), extending
+/// the relation when it is beyond the end: a torn page fails its checksum on read, and
+/// it is exactly the page the image is there to repair. A missing relation file is
+/// created (PostgreSQL's `XLogReadBufferExtended`).
 fn redo_buffer(pool: &BufferPool, r: &BlockRef, overwrite: bool) -> QuillResult<PinnedBuffer> {
     let smgr = pool.smgr();
     let fork: ForkNumber = r.fork;
     if !smgr.exists(r.rel, fork) {
         smgr.create(r.rel, fork)?;
     }
+    if overwrite {
+        return pool.read_buffer_zeroed(r.rel, fork, r.block);
+    }
     let nblocks = smgr.nblocks(r.rel, fork)?;
     if r.block.0 < nblocks {
         return pool.read_buffer(r.rel, fork, r.block);
     }
-    if !overwrite {
-        return Err(QuillError::new(
-            sqlstate::DATA_CORRUPTED,
-            "WAL contains references to invalid pages",
-        )
-        .with_detail(format!(
-            "block {} of relation {} does not exist (it has {nblocks} blocks)",
-            r.block,
-            r.rel.relative_path(fork)
-        )));
-    }
-    loop {
-        let buf = pool.extend(r.rel, fork)?;
-        let got = buf.tag().block;
-        if got == r.block {
-            return Ok(buf);
-        }
-        if got > r.block {
-            return Err(QuillError::internal(format!(
-                "extending {} for redo went past block {}",
-                r.rel.relative_path(fork),
-                r.block
-            )));
-        }
-    }
+    Err(QuillError::new(
+        sqlstate::DATA_CORRUPTED,
+        "WAL contains references to invalid pages",
+    )
+    .with_detail(format!(
+        "block {} of relation {} does not exist (it has {nblocks} blocks)",
+        r.block,
+        r.rel.relative_path(fork)
+    )))
 }
 
 #[cfg(test)]

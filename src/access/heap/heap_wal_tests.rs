@@ -149,7 +149,6 @@ fn read_block(io: &dyn FileIo, block: u32) -> Box<PageBytes> {
 /// crashes: redo must restore it from the full-page image its first change after the
 /// checkpoint logged, and every row is there once.
 #[test]
-#[ignore = "needs BufferPool::read_buffer_zeroed (RBM_ZERO_AND_LOCK): redo reads the torn page and fails its checksum"]
 fn torn_page_is_restored_from_its_full_page_image() {
     let disk = new_disk();
     let mut node = start(&disk, 16).unwrap();
@@ -264,7 +263,6 @@ fn power_loss_keeps_every_flushed_row_exactly_once() {
 
 /// As above with evictions and un-synced page writes, which the crash may tear.
 #[test]
-#[ignore = "needs BufferPool::read_buffer_zeroed (RBM_ZERO_AND_LOCK): redo reads torn pages"]
 fn power_loss_with_torn_data_pages_keeps_every_flushed_row_exactly_once() {
     for seed in 1..=rounds() {
         power_loss_round(seed, true);

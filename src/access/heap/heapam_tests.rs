@@ -9,7 +9,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::*;
-use crate::access::heap::heap_wal::heap_redo;
 use crate::access::heap::tuple::{deform_tuple, form_tuple, AttrDesc, HeapValue};
 use crate::shmem::TestSegment;
 use crate::storage::buffer::test_support::test_pool;
@@ -17,8 +16,7 @@ use crate::storage::fault::{SimulatedDisk, XorShift64Star};
 use crate::storage::file_io::FileIo;
 use crate::wal::checkpoint::{create_checkpoint, CheckpointReason, CheckpointRequest};
 use crate::wal::control::ControlFile;
-use crate::wal::record::DecodedRecord;
-use crate::wal::recovery::{startup, RedoHandler, StartupOutcome};
+use crate::wal::recovery::{startup, RmgrRedo, StartupOutcome};
 use crate::wal::xlog::{WalShared, WAL_DIR};
 
 pub(crate) const REL: RelFileNode = RelFileNode {
@@ -49,19 +47,6 @@ fn new_wal(io: &Arc<dyn FileIo>) -> Arc<Wal> {
     ))
 }
 
-/// Redo for the records these tests write: heap through [`heap_redo`], checkpoints
-/// change no pages.
-pub(crate) struct HeapOnlyRedo<'a>(pub &'a BufferPool);
-
-impl RedoHandler for HeapOnlyRedo<'_> {
-    fn redo(&mut self, lsn: Lsn, end: Lsn, record: &DecodedRecord<'_>) -> QuillResult<()> {
-        match record.rmgr() {
-            RmgrId::Heap => heap_redo(self.0, lsn, end, record),
-            _ => Ok(()),
-        }
-    }
-}
-
 pub(crate) fn new_disk() -> SimulatedDisk {
     let disk = SimulatedDisk::new();
     for dir in ["global", WAL_DIR, "base/5"] {
@@ -77,7 +62,7 @@ pub(crate) fn start(disk: &SimulatedDisk, nbuffers: usize) -> QuillResult<Node> 
     let io: Arc<dyn FileIo> = Arc::new(disk.clone());
     let wal = new_wal(&io);
     let pool = test_pool(nbuffers, Arc::clone(&io), wal.clone());
-    let outcome = startup(&wal, &io, &mut HeapOnlyRedo(&pool), &pool, false)?;
+    let outcome = startup(&wal, &io, &pool, &mut RmgrRedo::new(), false)?;
     if !pool.smgr().exists(REL, ForkNumber::Main) {
         pool.smgr().create(REL, ForkNumber::Main)?;
     }

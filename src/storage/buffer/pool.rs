@@ -35,6 +35,11 @@
 //! block `n`, and the buffer for block `n` is mapped, zero-filled without a read and
 //! pinned. It makes "size, then append" atomic among processes. The file change is
 //! recorded for the next checkpoint's fsync.
+//!
+//! # Zero-filling for redo (`read_buffer_zeroed`)
+//! As `read_buffer`, but step 5 zero-fills the buffer instead of reading it (a buffer
+//! already VALID is kept), and a block past the end of the file is first appended,
+//! with every block before it, under the extension lock.
 
 use std::sync::Arc;
 
@@ -64,6 +69,9 @@ enum Fill {
     Read,
     /// A block `extend` just appended: zero-fill without reading.
     ZeroNew,
+    /// A block the caller will overwrite whole (`read_buffer_zeroed`): zero-fill
+    /// without reading; a buffer already valid is left as it is.
+    Zero,
 }
 
 /// One process's handle on the shared buffer pool: the shared state plus this process's
@@ -79,6 +87,18 @@ impl BufferPool {
     /// flushing WAL through `wal` before every page write.
     pub fn attach(shm: BufferPoolShmem, smgr: Arc<Smgr>, wal: Arc<dyn WalFlusher>) -> BufferPool {
         BufferPool { shm, smgr, wal }
+    }
+
+    /// Another handle on the same shared buffers and storage manager that flushes WAL
+    /// through `wal` before each page write. The startup process replays WAL through
+    /// one whose flusher knows how far replay has got (`wal::recovery`), and writes
+    /// the end-of-recovery checkpoint through the one flushing the real WAL.
+    pub fn with_flusher(&self, wal: Arc<dyn WalFlusher>) -> BufferPool {
+        BufferPool {
+            shm: self.shm,
+            smgr: Arc::clone(&self.smgr),
+            wal,
+        }
     }
 
     /// Number of buffers (`shared_buffers / 8192`).
@@ -122,6 +142,44 @@ impl BufferPool {
         self.remember_pending_sync(rel, fork);
         let buf = self.pin_for_tag(BufferTag::new(rel, fork, block))?;
         self.fill(&buf, Fill::ZeroNew)?;
+        Ok(buf)
+    }
+
+    /// Returns block `block` of `rel`/`fork` pinned and valid **without reading it**
+    /// when it is not in the pool (PostgreSQL's `RBM_ZERO_AND_LOCK`, reduced; the
+    /// caller takes the exclusive lock): a buffer already valid is returned as it is,
+    /// otherwise the buffer is zero-filled and marked valid, with no read and no
+    /// checksum check. For redo that rebuilds the whole page (a full-page image, or a
+    /// `will_init` record): a torn page on disk fails its checksum, and it is exactly
+    /// the page the image repairs. A block at or beyond the end of the file is created
+    /// first: the relation is extended with zero pages up to and including `block`
+    /// (under the extension lock, as [`extend`](Self::extend)), so that a later write
+    /// of the block finds it in the file.
+    ///
+    /// Requires: no other process uses the block meanwhile (recovery): until the caller
+    /// overwrites it, the page may be all zeros. The relation's file must exist.
+    /// Errors: smgr's (size, extension); "no unpinned buffers available" (53000);
+    /// errors writing out a dirty victim. No pin is left behind by an error.
+    pub fn read_buffer_zeroed(
+        &self,
+        rel: RelFileNode,
+        fork: ForkNumber,
+        block: BlockNumber,
+    ) -> QuillResult<PinnedBuffer> {
+        if block.0 >= self.smgr.nblocks(rel, fork)? {
+            let lock = &self.shm.control.extension_locks[extension_slot(rel, fork)].0;
+            let _extension = lock.lock_exclusive();
+            let nblocks = self.smgr.nblocks(rel, fork)?; // again, under the lock
+            if nblocks <= block.0 {
+                // Before appending: a sync of a file that then failed to grow is harmless.
+                self.remember_pending_sync(rel, fork);
+            }
+            for b in nblocks..=block.0 {
+                self.smgr.extend(rel, fork, BlockNumber(b), &ZERO_PAGE)?;
+            }
+        }
+        let buf = self.pin_for_tag(BufferTag::new(rel, fork, block))?;
+        self.fill(&buf, Fill::Zero)?;
         Ok(buf)
     }
 
@@ -240,7 +298,7 @@ impl BufferPool {
                                     .with_detail(e.to_string())
                                 })?;
                         }
-                        Fill::ZeroNew => page.fill(0),
+                        Fill::ZeroNew | Fill::Zero => page.fill(0),
                     }
                 }
                 io.finish_input();

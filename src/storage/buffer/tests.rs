@@ -1,6 +1,7 @@
 //! Single-process tests of the buffer manager over a `SimulatedDisk` (seeded, in memory).
 //! The cross-process test is in `tests_fork.rs`.
 
+use crate::wal::Lsn;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -3,6 +3,7 @@
 //! tiny pool so that eviction, write-back, concurrent misses and I/O waits happen all the
 //! time.
 
+use crate::wal::Lsn;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
