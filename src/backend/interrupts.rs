@@ -22,7 +22,7 @@
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::OnceLock;
 
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::signal::Signal;
 
 use crate::error::{sqlstate, QuillError, QuillResult};
 use crate::shmem::QuitReason;
@@ -92,28 +92,10 @@ pub fn install_backend_handlers(client_fd: i32, quit_messages: [Vec<u8>; 2]) {
         (Signal::SIGALRM, on_sigalrm),
         (Signal::SIGQUIT, on_sigquit),
     ];
-    for (signal, handler) in handlers {
-        let action = SigAction::new(
-            SigHandler::Handler(handler),
-            SaFlags::empty(),
-            SigSet::empty(),
-        );
-        // SAFETY: each handler only touches atomics or calls async-signal-safe
-        // functions (write, _exit).
-        unsafe {
-            let _ = sigaction(signal, &action);
-        }
-    }
-    for signal in [Signal::SIGCHLD, Signal::SIGUSR1, Signal::SIGUSR2] {
-        // SAFETY: restoring the default disposition has no preconditions.
-        unsafe {
-            let _ = sigaction(
-                signal,
-                &SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty()),
-            );
-        }
-    }
-    let _ = SigSet::all().thread_unblock();
+    crate::postmaster::signals::install_child_handlers(
+        &handlers,
+        &[Signal::SIGCHLD, Signal::SIGUSR1, Signal::SIGUSR2],
+    );
 }
 
 /// Arms the authentication timeout: the process exits if startup takes longer.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::signal::Signal;
 
 use crate::config::Config;
 use crate::shmem;
@@ -59,27 +59,10 @@ pub fn install_signal_handlers() {
         (Signal::SIGHUP, on_sighup),
         (Signal::SIGQUIT, on_sigquit),
     ];
-    for (signal, handler) in handlers {
-        let action = SigAction::new(
-            SigHandler::Handler(handler),
-            SaFlags::empty(),
-            SigSet::empty(),
-        );
-        // SAFETY: the handlers only store to atomics or call _exit.
-        unsafe {
-            let _ = sigaction(signal, &action);
-        }
-    }
-    for signal in [Signal::SIGCHLD, Signal::SIGUSR1, Signal::SIGALRM] {
-        // SAFETY: restoring the default disposition has no preconditions.
-        unsafe {
-            let _ = sigaction(
-                signal,
-                &SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty()),
-            );
-        }
-    }
-    let _ = SigSet::all().thread_unblock();
+    super::signals::install_child_handlers(
+        &handlers,
+        &[Signal::SIGCHLD, Signal::SIGUSR1, Signal::SIGALRM],
+    );
 }
 
 pub fn terminate_requested() -> bool {

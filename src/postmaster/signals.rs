@@ -68,3 +68,38 @@ impl PostmasterSignals {
         flag.swap(false, Ordering::SeqCst)
     }
 }
+
+/// A signal handler a forked child installs. It must only store to atomics or call
+/// async-signal-safe functions (write, _exit).
+pub type ChildSignalHandler = extern "C" fn(libc::c_int);
+
+/// Sets a forked child's signal dispositions (replacing the postmaster's inherited
+/// self-pipe handlers) and unblocks all signals. Handlers are installed without
+/// SA_RESTART, so blocking calls return EINTR and flags are seen promptly.
+pub fn install_child_handlers(
+    handlers: &[(nix::sys::signal::Signal, ChildSignalHandler)],
+    defaults: &[nix::sys::signal::Signal],
+) {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet};
+    for &(signal, handler) in handlers {
+        let action = SigAction::new(
+            SigHandler::Handler(handler),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: the handler type's contract: atomics and async-signal-safe calls only.
+        unsafe {
+            let _ = sigaction(signal, &action);
+        }
+    }
+    for &signal in defaults {
+        // SAFETY: restoring the default disposition has no preconditions.
+        unsafe {
+            let _ = sigaction(
+                signal,
+                &SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty()),
+            );
+        }
+    }
+    let _ = SigSet::all().thread_unblock();
+}

@@ -152,11 +152,11 @@ fn verify_file(io: &dyn FileIo, path: &Path, report: &mut VerifyReport) -> Resul
 mod tests {
     use super::*;
     use crate::shmem::TestSegment;
+    use crate::storage::buffer::test_support::test_pool;
     use crate::storage::checksum::set_checksum;
     use crate::storage::ids::{BlockNumber, ForkNumber, RelFileNode, DEFAULT_TABLESPACE_OID};
     use crate::storage::page::PageMut;
     use crate::storage::smgr::Smgr;
-    use crate::storage::buffer::test_support::test_pool;
     use crate::wal::recovery::{startup, RmgrRedo};
     use crate::wal::xlog::{Wal, WalShared};
 

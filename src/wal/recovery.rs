@@ -512,13 +512,20 @@ mod tests {
             let mut builder = RecordBuilder::new(rmgr, 0, 0);
             builder.main_data(&[0; 8]);
             let mut bytes = Vec::new();
-            builder.assemble(&mut bytes).unwrap().finish(&mut bytes, Lsn::INVALID);
+            builder
+                .assemble(&mut bytes)
+                .unwrap()
+                .finish(&mut bytes, Lsn::INVALID);
             let record = DecodedRecord::decode(&bytes).unwrap();
             redo.redo(&pool, Lsn(0x100_0028), Lsn(0x100_0050), &record)
         };
         check(RmgrId::Xlog).unwrap();
         let err = check(RmgrId::Xact).unwrap_err();
-        assert!(err.message.starts_with("no redo routine for resource manager"), "{err:?}");
+        assert!(
+            err.message
+                .starts_with("no redo routine for resource manager"),
+            "{err:?}"
+        );
         assert!(check(RmgrId::Clog).is_err());
         assert!(check(RmgrId::Btree).is_err());
     }

@@ -294,3 +294,38 @@ fn an_aborted_deleter_leaves_the_row_visible_after_redo() {
         "the delete was replayed"
     );
 }
+
+/// Replay into a pool much smaller than the relation evicts replayed (dirty) pages
+/// before WAL insertion exists: the startup process's recovery flusher lets them be
+/// written (their WAL was read from disk), and the end-of-recovery checkpoint writes
+/// the rest through the real WAL.
+#[test]
+fn replay_through_a_tiny_pool_evicts_replayed_pages() {
+    let disk = new_disk();
+    let node = start(&disk, 64).unwrap();
+    for id in 0..300 {
+        heap_insert(&node.pool, &node.wal, REL, &row(id, 300, 5), true).unwrap();
+    }
+    node.flush_wal();
+    let nblocks = node.pool.smgr().nblocks(REL, ForkNumber::Main).unwrap();
+    assert!(nblocks > 8, "{nblocks} blocks");
+    disk.crash(3);
+    drop(node);
+
+    let node = start(&disk, 3).unwrap();
+    assert!(node.outcome.crash_recovery);
+    assert!(node.outcome.records_replayed >= 300);
+    let mut ids: Vec<i32> = heap_scan(&node.pool, REL, &snapshot(&[]), &Xids::all_committed())
+        .unwrap()
+        .map(|r| row_id(&r.unwrap().1).0)
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..300).collect::<Vec<_>>());
+    let durable = node.wal.shared().flushed_upto();
+    for b in 0..node.pool.smgr().nblocks(REL, ForkNumber::Main).unwrap() {
+        let page = read_block(node.io.as_ref(), b);
+        let page = Page::new(&*page);
+        page.verify(b, true).unwrap();
+        assert!(page.lsn() <= durable && page.lsn().is_valid(), "block {b}");
+    }
+}

@@ -481,3 +481,114 @@ fn concurrent_misses_on_one_block_read_it_once_into_one_buffer() {
     assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst) - before, 1);
     assert_no_pins(&pool);
 }
+
+#[test]
+fn read_buffer_zeroed_extends_through_the_block_without_reading() {
+    let f = fixture(8);
+    populate(&f.pool, REL, 2, u64::from);
+    let reads = f.io.reads.load(std::sync::atomic::Ordering::SeqCst);
+    let buf = f
+        .pool
+        .read_buffer_zeroed(REL, MAIN, BlockNumber(5))
+        .unwrap();
+    assert_eq!(buf.tag(), BufferTag::new(REL, MAIN, BlockNumber(5)));
+    assert_eq!(
+        f.pool.smgr().nblocks(REL, MAIN).unwrap(),
+        6,
+        "blocks 2..=5 appended"
+    );
+    {
+        let mut page = buf.lock_exclusive();
+        assert!(page.iter().all(|&x| x == 0));
+        init_page(&mut page, 555, Lsn(9));
+        page.mark_dirty();
+    }
+    drop(buf);
+    assert_eq!(
+        f.io.reads.load(std::sync::atomic::Ordering::SeqCst),
+        reads,
+        "nothing read"
+    );
+    assert_eq!(f.pool.take_pending_syncs().files, vec![(REL, MAIN)]);
+    // The block is written where the file now has room for it, after the WAL flush.
+    f.pool.flush_all_dirty(|_| {}).unwrap();
+    assert!(f.log.lock().unwrap().contains(&Event::Flush(Lsn(9))));
+    f.pool.drop_relation_buffers(REL);
+    assert_eq!(read_value(&f.pool, REL, 5), 555);
+    assert_eq!(read_value(&f.pool, REL, 1), 1);
+    // The blocks in between are new (all-zero) pages, which verify.
+    let buf = f.pool.read_buffer(REL, MAIN, BlockNumber(3)).unwrap();
+    assert!(buf.lock_shared().iter().all(|&x| x == 0));
+    drop(buf);
+    assert_no_pins(&f.pool);
+}
+
+#[test]
+fn read_buffer_zeroed_maps_a_corrupt_page_without_verifying_it() {
+    let f = fixture(8);
+    populate(&f.pool, REL, 4, |b| u64::from(b) + 10);
+    f.pool.flush_all_dirty(|_| {}).unwrap();
+    f.pool.drop_relation_buffers(REL);
+    let file = f
+        .disk
+        .open(Path::new("base/5/16384"), OpenMode::ReadWrite)
+        .unwrap();
+    file.write_all_at(&[0xFF; 100], 2 * BLCKSZ as u64 + 6000)
+        .unwrap();
+    // A failed read leaves the buffer mapped but not valid; zeroing takes it over.
+    assert!(f.pool.read_buffer(REL, MAIN, BlockNumber(2)).is_err());
+    let buf = f
+        .pool
+        .read_buffer_zeroed(REL, MAIN, BlockNumber(2))
+        .unwrap();
+    assert_ne!(f.pool.flags_of(buf.buffer_id()) & BM_VALID, 0);
+    assert_eq!(f.pool.buffers_holding(buf.tag()).len(), 1);
+    {
+        let mut page = buf.lock_exclusive();
+        assert!(page.iter().all(|&x| x == 0), "zeroed, not read");
+        init_page(&mut page, 77, Lsn(20));
+        page.mark_dirty();
+    }
+    drop(buf);
+    assert_eq!(f.pool.smgr().nblocks(REL, MAIN).unwrap(), 4, "no extension");
+    f.pool.flush_all_dirty(|_| {}).unwrap();
+    f.pool.drop_relation_buffers(REL);
+    assert_eq!(read_value(&f.pool, REL, 2), 77, "repaired on disk");
+    assert_no_pins(&f.pool);
+}
+
+#[test]
+fn read_buffer_zeroed_returns_a_valid_buffer_as_it_is() {
+    let f = fixture(8);
+    populate(&f.pool, REL, 3, |b| u64::from(b) + 40);
+    let buf = f
+        .pool
+        .read_buffer_zeroed(REL, MAIN, BlockNumber(1))
+        .unwrap();
+    assert_eq!(value(&buf.lock_shared()), 41);
+    assert_ne!(
+        f.pool.flags_of(buf.buffer_id()) & BM_DIRTY,
+        0,
+        "still dirty"
+    );
+    drop(buf);
+    assert_eq!(f.pool.smgr().nblocks(REL, MAIN).unwrap(), 3);
+    assert_no_pins(&f.pool);
+}
+
+#[test]
+fn with_flusher_shares_the_buffers_but_flushes_through_its_own_wal() {
+    let f = fixture(8);
+    populate(&f.pool, REL, 2, u64::from);
+    let other = Arc::new(TestFlusher::new());
+    let handle = f.pool.with_flusher(other.clone());
+    assert_eq!(read_value(&handle, REL, 1), 1, "same buffers");
+    assert_eq!(handle.flush_all_dirty(|_| {}).unwrap(), 2);
+    assert_eq!(other.flushed_lsn(), Lsn(2));
+    assert_eq!(
+        f.flusher.flushed_lsn(),
+        Lsn::INVALID,
+        "the first WAL untouched"
+    );
+    assert_eq!(f.pool.flush_all_dirty(|_| {}).unwrap(), 0, "written once");
+}
