@@ -143,7 +143,7 @@ fn simple_query(conn: &mut Connection, session: &mut Session, text: &str) -> Opt
             ));
             return None;
         }
-        let reported_before = session.reported_parameters();
+        let generation = session.settings_generation();
         interrupts::arm_statement_timeout(session.config().statement_timeout_ms());
         let outcome = sql::execute(statement, session);
         interrupts::arm_statement_timeout(0);
@@ -163,8 +163,8 @@ fn simple_query(conn: &mut Connection, session: &mut Session, text: &str) -> Opt
                     conn.send(messages::data_row(row));
                 }
                 conn.send(messages::command_complete(&result.tag));
-                for (name, value) in session.reported_parameters() {
-                    if !reported_before.contains(&(name.clone(), value.clone())) {
+                if session.settings_generation() != generation {
+                    for (name, value) in session.changed_reported_parameters() {
                         conn.send(messages::parameter_status(&name, &value));
                     }
                 }
@@ -176,6 +176,9 @@ fn simple_query(conn: &mut Connection, session: &mut Session, text: &str) -> Opt
                 if let Some(config) = config_at_start {
                     if session.txn_status() == TxnStatus::Idle {
                         session.restore_config(config);
+                        for (name, value) in session.changed_reported_parameters() {
+                            conn.send(messages::parameter_status(&name, &value));
+                        }
                     }
                 }
                 return None;

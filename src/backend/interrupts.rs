@@ -32,6 +32,8 @@ static TERMINATE_PENDING: AtomicBool = AtomicBool::new(false);
 static RELOAD_PENDING: AtomicBool = AtomicBool::new(false);
 /// Set by SIGALRM while a statement runs under `statement_timeout`.
 static STATEMENT_TIMEOUT_PENDING: AtomicBool = AtomicBool::new(false);
+/// Whether the statement_timeout timer may be running (so disarming needs a syscall).
+static TIMER_ARMED: AtomicBool = AtomicBool::new(false);
 /// True while the backend is still in startup: SIGALRM ends the process then.
 static IN_STARTUP: AtomicBool = AtomicBool::new(true);
 /// The client socket, for the SIGQUIT handler's last message (-1 = none).
@@ -121,6 +123,10 @@ pub fn clear_cancel() {
 /// to run. A one-shot ITIMER_REAL delivers SIGALRM when it expires.
 pub fn arm_statement_timeout(timeout_ms: u64) {
     STATEMENT_TIMEOUT_PENDING.store(false, Ordering::SeqCst);
+    // No syscall per statement when no timeout is set and none is armed.
+    if !TIMER_ARMED.swap(timeout_ms > 0, Ordering::SeqCst) && timeout_ms == 0 {
+        return;
+    }
     let value = libc::timeval {
         tv_sec: (timeout_ms / 1000) as libc::time_t,
         tv_usec: ((timeout_ms % 1000) * 1000) as libc::suseconds_t,

@@ -29,6 +29,11 @@ pub struct Session {
     local_settings: Vec<String>,
     /// Notices raised while a statement ran, sent before its result.
     pending_notices: Vec<(&'static str, QuillError)>,
+    /// Bumped whenever settings may have changed, so the command loop recomputes
+    /// the reported parameters only then (not per statement).
+    settings_generation: u64,
+    /// ParameterStatus values the client was last told.
+    last_reported: Vec<(String, String)>,
 }
 
 impl Session {
@@ -49,6 +54,8 @@ impl Session {
             config_at_begin: None,
             local_settings: Vec::new(),
             pending_notices: Vec::new(),
+            settings_generation: 0,
+            last_reported: Vec::new(),
         }
     }
 
@@ -106,6 +113,25 @@ impl Session {
     /// Undoes setting changes of an implicit transaction that failed.
     pub fn restore_config(&mut self, config: Config) {
         self.config = config;
+        self.settings_generation += 1;
+    }
+
+    /// Changes whenever a setting may have changed.
+    pub fn settings_generation(&self) -> u64 {
+        self.settings_generation
+    }
+
+    /// Reported parameters whose value differs from what the client was last told
+    /// (all of them the first time); remembers the new values.
+    pub fn changed_reported_parameters(&mut self) -> Vec<(String, String)> {
+        let now = self.reported_parameters();
+        let changed = now
+            .iter()
+            .filter(|p| !self.last_reported.contains(p))
+            .cloned()
+            .collect();
+        self.last_reported = now;
+        changed
     }
 
     /// Notices queued by the last statement, oldest first.
@@ -123,6 +149,7 @@ impl Session {
     /// A SIGHUP arrived: re-read the configuration for settings this session has not
     /// overridden.
     pub fn reload_config(&mut self) {
+        self.settings_generation += 1;
         // Each value remembers its source, so a reload never overrides what the
         // session SET or the client asked for at startup.
         if let Ok((reloaded, messages)) = self.config.reload_in_backend(&self.data_dir) {
@@ -212,6 +239,7 @@ impl SessionContext for Session {
     }
 
     fn set_setting(&mut self, name: &str, value: Option<&str>, is_local: bool) -> QuillResult<()> {
+        self.settings_generation += 1;
         if is_local && self.txn == TxnStatus::Idle {
             self.warn(
                 sqlstate::NO_ACTIVE_SQL_TRANSACTION,
@@ -240,6 +268,7 @@ impl SessionContext for Session {
     }
 
     fn reset_setting(&mut self, name: &str) -> QuillResult<()> {
+        self.settings_generation += 1;
         if name.eq_ignore_ascii_case("all") {
             self.config.reset_all(&self.baseline);
             Ok(())
@@ -249,6 +278,7 @@ impl SessionContext for Session {
     }
 
     fn transaction_command(&mut self, cmd: TxnCommand) -> QuillResult<String> {
+        self.settings_generation += 1;
         match cmd {
             TxnCommand::Begin => {
                 if self.txn == TxnStatus::Idle {

@@ -154,7 +154,7 @@ pub fn start_session(
     shmem.procs()[slot].occupy(ProcKind::Backend, launch.cancel_key);
 
     conn.send(messages::authentication_ok());
-    for (name, value) in session.reported_parameters() {
+    for (name, value) in session.changed_reported_parameters() {
         conn.send(messages::parameter_status(&name, &value));
     }
     conn.send(messages::backend_key_data(
