@@ -14,10 +14,14 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::config::Config;
+use crate::error::QuillResult;
 use crate::shmem;
 use crate::storage::buffer::{BufferPool, BufferPoolShmem, WalFlusher};
 use crate::storage::file_io::{FileIo, OsFileIo};
 use crate::storage::smgr::Smgr;
+use crate::txn::clog::Clog;
+use crate::txn::TxnShared;
+use crate::wal::checkpoint::CheckpointWork;
 use crate::wal::xlog::Wal;
 
 static TERMINATE: AtomicBool = AtomicBool::new(false);
@@ -118,6 +122,34 @@ pub fn attach_buffer_pool(io: &Arc<dyn FileIo>, wal: &Arc<Wal>) -> BufferPool {
         Arc::new(Smgr::new(Arc::clone(io))),
         wal,
     )
+}
+
+/// This process's handle on the shared clog.
+pub fn attach_clog(io: &Arc<dyn FileIo>, wal: &Arc<Wal>) -> Clog {
+    let txn: &'static TxnShared = shmem::shmem().txn_control();
+    Clog::attach(
+        &txn.clog,
+        Arc::clone(io),
+        Arc::clone(wal) as Arc<dyn WalFlusher>,
+    )
+}
+
+/// What a checkpoint writes and syncs in a running server: dirty buffers (data
+/// files) and dirty clog pages, each after the WAL that describes them (rule 1).
+pub struct ServerCheckpointWork<'a> {
+    pub buffers: &'a BufferPool,
+    pub clog: &'a Clog,
+}
+
+impl CheckpointWork for ServerCheckpointWork<'_> {
+    fn write_dirty_buffers(&self) -> QuillResult<usize> {
+        self.buffers.write_dirty_buffers()
+    }
+
+    fn sync_data_files(&self) -> QuillResult<()> {
+        self.buffers.sync_data_files()?;
+        self.clog.flush_all().map(|_| ())
+    }
 }
 
 /// Ends an auxiliary process after a FATAL error.

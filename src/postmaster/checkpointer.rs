@@ -20,6 +20,11 @@ pub fn checkpointer_main(config: &Config, data_dir: &Path) -> ! {
     let io = aux_process::data_dir_io(data_dir);
     let wal = aux_process::attach_wal(config, &io);
     let buffers = aux_process::attach_buffer_pool(&io, &wal);
+    let clog = aux_process::attach_clog(&io, &wal);
+    let work = aux_process::ServerCheckpointWork {
+        buffers: &buffers,
+        clog: &clog,
+    };
     let mut config = config.clone();
     let mut control = match ControlFile::read(io.as_ref()) {
         Ok(control) => control,
@@ -56,8 +61,7 @@ pub fn checkpointer_main(config: &Config, data_dir: &Path) -> ! {
                 next_oid,
                 log: config.log_checkpoints(),
             };
-            if let Err(error) =
-                create_checkpoint(&wal, io.as_ref(), &mut control, &request, &buffers)
+            if let Err(error) = create_checkpoint(&wal, io.as_ref(), &mut control, &request, &work)
             {
                 aux_process::exit_fatal(&error);
             }

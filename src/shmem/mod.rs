@@ -255,6 +255,10 @@ pub struct ShmemLayout {
     /// WAL insertion/flush state ([`crate::wal`]'s shared struct).
     pub wal_control_offset: usize,
     pub wal_control_len_bytes: usize,
+    /// Transaction state: xid generation and proc-array locks, clog page cache
+    /// ([`crate::txn::TxnShared`]).
+    pub txn_control_offset: usize,
+    pub txn_control_len_bytes: usize,
     /// Buffer descriptors and buffer mapping table ([`crate::storage::buffer`] lays
     /// them out; zeroed with the control regions at (re)initialisation).
     pub buffer_descriptors_offset: usize,
@@ -288,7 +292,9 @@ impl ShmemLayout {
         let wal_control_len_bytes = WAL_CONTROL_LEN_BYTES;
         let buffers_len_bytes = align_up(shared_buffers_bytes.max(16 * BLCKSZ), BLCKSZ);
         let nbuffers = buffers_len_bytes / BLCKSZ;
-        let buffer_descriptors_offset = align_up(wal_control_offset + wal_control_len_bytes, 4096);
+        let txn_control_offset = align_up(wal_control_offset + wal_control_len_bytes, 4096);
+        let txn_control_len_bytes = crate::txn::SHMEM_BYTES;
+        let buffer_descriptors_offset = align_up(txn_control_offset + txn_control_len_bytes, 4096);
         let buffer_descriptors_len_bytes = crate::storage::buffer::descriptors_len_bytes(nbuffers);
         let buffer_mapping_offset = align_up(
             buffer_descriptors_offset + buffer_descriptors_len_bytes,
@@ -305,6 +311,8 @@ impl ShmemLayout {
             num_proc_slots,
             wal_control_offset,
             wal_control_len_bytes,
+            txn_control_offset,
+            txn_control_len_bytes,
             buffer_descriptors_offset,
             buffer_descriptors_len_bytes,
             buffer_mapping_offset,
@@ -413,6 +421,16 @@ impl Shmem {
             self.base,
             self.layout.total_bytes,
             self.layout.wal_control_offset,
+        )
+    }
+
+    /// The transaction manager's shared struct.
+    pub fn txn_control<T: ShmemSafe>(&self) -> &'static T {
+        assert!(std::mem::size_of::<T>() <= self.layout.txn_control_len_bytes);
+        struct_at(
+            self.base,
+            self.layout.total_bytes,
+            self.layout.txn_control_offset,
         )
     }
 
