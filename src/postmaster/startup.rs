@@ -16,13 +16,16 @@ pub fn startup_main(config: &Config, data_dir: &Path) -> ! {
     let io = aux_process::data_dir_io(data_dir);
     let wal = aux_process::attach_wal(config, &io);
     let buffers = aux_process::attach_buffer_pool(&io, &wal);
-    // TODO(txn): once the transaction subsystem's region (`txn::TxnShared`) is in the
-    // shared segment, attach the clog here in recovery mode (`Clog::attach` with
-    // `txn::RecoveryWalFlush`, `set_in_recovery(true)`), replay with
-    // `RmgrRedo::with_txn`, then `trim_after_recovery`, abort the crashed xids
-    // (`xact::abort_in_progress_after_recovery`), flush the clog in the end-of-recovery
-    // checkpoint and publish the larger of the replayed and checkpointed next xid.
-    // Until then an xact or clog record in WAL makes recovery fail.
+    // TODO(txn): replay xact/clog records too. The clog region now exists
+    // (`aux_process::attach_clog`), but `startup()` does not fit yet: attach the clog
+    // in recovery mode (flushing through `txn::RecoveryWalFlush`, `set_in_recovery`)
+    // and replay with `RmgrRedo::with_txn`; then, between replay and the
+    // end-of-recovery checkpoint (both inside `startup()`), `trim_after_recovery` and
+    // `xact::abort_in_progress_after_recovery` must run, and that checkpoint must
+    // flush the clog (`ServerCheckpointWork`, not just the buffer pool), and the
+    // larger of the replayed and checkpointed next xid must be published. Needs a
+    // post-replay hook and a checkpoint-work argument on `startup()`. Until then an
+    // xact or clog record in WAL makes recovery fail ("no redo routine").
     let mut redo = RmgrRedo::new();
     match startup(&wal, &io, &buffers, &mut redo, config.log_checkpoints()) {
         Ok(outcome) => {
