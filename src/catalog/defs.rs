@@ -104,6 +104,7 @@ pub struct TypeDesc {
     pub typbyval: bool,
     pub typalign: u8,
     pub typstorage: u8,
+    pub typcollation: Oid,
 }
 
 impl TypeDesc {
@@ -179,35 +180,54 @@ impl CatalogDef {
             .unwrap_or_else(|| panic!("catalog {} has no column {name}", self.name))
     }
 
-    /// The values of one row given as (column, text) pairs; columns not given take
-    /// their default. `superuser` replaces [`SUPERUSER_PLACEHOLDER`].
+    /// The values of one row given as (column, text) pairs, as the file writes them;
+    /// `superuser` replaces [`SUPERUSER_PLACEHOLDER`].
     pub fn form_values(
         &self,
         fields: &[(String, String)],
         superuser: &str,
     ) -> Result<Vec<Datum>, String> {
-        for (col, _) in fields {
-            if !self.columns.iter().any(|c| &c.name == col) {
-                return Err(format!("catalog {} has no column \"{col}\"", self.name));
+        let mut given = Vec::with_capacity(fields.len());
+        for (name, text) in fields {
+            let col = self
+                .columns
+                .iter()
+                .find(|c| &c.name == name)
+                .ok_or_else(|| format!("catalog {} has no column \"{name}\"", self.name))?;
+            let text = if text == SUPERUSER_PLACEHOLDER {
+                superuser
+            } else {
+                text
+            };
+            let value =
+                parse_value(col, text).map_err(|e| format!("{}.{}: {e}", self.name, col.name))?;
+            given.push((name.as_str(), value));
+        }
+        self.values_from(given)
+    }
+
+    /// The values of one row from typed (column, value) pairs; columns not given
+    /// take their default. Errors on an unknown column, a missing value without a
+    /// default, or a NULL in a column that may not be null.
+    pub fn values_from(&self, mut given: Vec<(&str, Datum)>) -> Result<Vec<Datum>, String> {
+        for (name, _) in &given {
+            if !self.columns.iter().any(|c| &c.name == name) {
+                return Err(format!("catalog {} has no column \"{name}\"", self.name));
             }
         }
         self.columns
             .iter()
             .map(|col| {
-                let text = fields
-                    .iter()
-                    .rev()
-                    .find(|(c, _)| c == &col.name)
-                    .map(|(_, v)| v.as_str())
-                    .or(col.default.as_deref())
-                    .ok_or_else(|| format!("{}.{}: no value and no default", self.name, col.name))?;
-                let text = if text == SUPERUSER_PLACEHOLDER {
-                    superuser
-                } else {
-                    text
+                let value = match given.iter().rposition(|(c, _)| *c == col.name) {
+                    Some(i) => given.swap_remove(i).1,
+                    None => {
+                        let text = col.default.as_deref().ok_or_else(|| {
+                            format!("{}.{}: no value and no default", self.name, col.name)
+                        })?;
+                        parse_value(col, text)
+                            .map_err(|e| format!("{}.{}: {e}", self.name, col.name))?
+                    }
                 };
-                let value = parse_value(col, text)
-                    .map_err(|e| format!("{}.{}: {e}", self.name, col.name))?;
                 if value == Datum::Null && !col.nullable {
                     return Err(format!("{}.{} may not be null", self.name, col.name));
                 }
@@ -443,6 +463,7 @@ fn type_table(raw: &[RawCatalog]) -> Result<HashMap<Oid, TypeDesc>, String> {
             typbyval: get("typbyval")? == "t",
             typalign: first_byte("typalign")?,
             typstorage: first_byte("typstorage")?,
+            typcollation: get("typcollation")?.parse().map_err(|_| bad("typcollation"))?,
         };
         if types.insert(ty.oid, ty).is_some() {
             return Err(format!("pg_type row {row:?}: duplicate oid"));

@@ -134,6 +134,17 @@ pub fn attach_clog(io: &Arc<dyn FileIo>, wal: &Arc<Wal>) -> Clog {
     )
 }
 
+/// A clog handle for the startup process's replay: WAL read from `pg_wal` is
+/// already durable, so clog page writes need no WAL flush (txn::RecoveryWalFlush).
+pub fn attach_clog_for_recovery(io: &Arc<dyn FileIo>) -> Clog {
+    let txn: &'static TxnShared = shmem::shmem().txn_control();
+    Clog::attach(
+        &txn.clog,
+        Arc::clone(io),
+        Arc::new(crate::txn::RecoveryWalFlush),
+    )
+}
+
 /// What a checkpoint writes and syncs in a running server: dirty buffers (data
 /// files) and dirty clog pages, each after the WAL that describes them (rule 1).
 pub struct ServerCheckpointWork<'a> {

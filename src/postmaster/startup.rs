@@ -8,7 +8,7 @@ use std::path::Path;
 use super::aux_process;
 use crate::config::Config;
 use crate::shmem;
-use crate::wal::recovery::{startup, RmgrRedo};
+use crate::wal::recovery::{startup, RmgrRedo, TxnRedoTarget};
 
 pub fn startup_main(config: &Config, data_dir: &Path) -> ! {
     aux_process::set_process_name("startup");
@@ -16,17 +16,15 @@ pub fn startup_main(config: &Config, data_dir: &Path) -> ! {
     let io = aux_process::data_dir_io(data_dir);
     let wal = aux_process::attach_wal(config, &io);
     let buffers = aux_process::attach_buffer_pool(&io, &wal);
-    // TODO(txn): replay xact/clog records too. The clog region now exists
-    // (`aux_process::attach_clog`), but `startup()` does not fit yet: attach the clog
-    // in recovery mode (flushing through `txn::RecoveryWalFlush`, `set_in_recovery`)
-    // and replay with `RmgrRedo::with_txn`; then, between replay and the
-    // end-of-recovery checkpoint (both inside `startup()`), `trim_after_recovery` and
-    // `xact::abort_in_progress_after_recovery` must run, and that checkpoint must
-    // flush the clog (`ServerCheckpointWork`, not just the buffer pool), and the
-    // larger of the replayed and checkpointed next xid must be published. Needs a
-    // post-replay hook and a checkpoint-work argument on `startup()`. Until then an
-    // xact or clog record in WAL makes recovery fail ("no redo routine").
-    let mut redo = RmgrRedo::new();
+    // Replay applies commit/abort records to the clog; its pages are written with
+    // WAL already on disk, so clog writes need no WAL flush while replaying.
+    let mut clog = aux_process::attach_clog_for_recovery(&io);
+    clog.set_in_recovery(true);
+    let next_xid = &shmem::shmem().control().next_xid;
+    let mut redo = RmgrRedo::with_txn(TxnRedoTarget {
+        clog: &clog,
+        next_xid,
+    });
     match startup(&wal, &io, &buffers, &mut redo, config.log_checkpoints()) {
         Ok(outcome) => {
             let control = shmem::shmem().control();

@@ -70,6 +70,14 @@ pub trait RedoHandler {
         end_lsn: Lsn,
         record: &DecodedRecord<'_>,
     ) -> QuillResult<()>;
+
+    /// Runs once after crash-recovery replay, before the end-of-recovery checkpoint:
+    /// settles what replay leaves open (transactions without a commit or abort record
+    /// are aborted) and makes it durable. Returns the next xid the checkpoint must
+    /// record, if the handler tracks xids.
+    fn finish_replay(&mut self, _checkpoint_next_xid: u32) -> QuillResult<Option<u32>> {
+        Ok(None)
+    }
 }
 
 fn no_redo_routine(rmgr: RmgrId, lsn: Lsn) -> QuillError {
@@ -116,6 +124,24 @@ impl Default for RmgrRedo<'_> {
 }
 
 impl RedoHandler for RmgrRedo<'_> {
+    fn finish_replay(&mut self, checkpoint_next_xid: u32) -> QuillResult<Option<u32>> {
+        let Some(txn) = &self.txn else {
+            return Ok(None);
+        };
+        let replayed = txn.next_xid.load(std::sync::atomic::Ordering::SeqCst);
+        let next_xid = if crate::txn::xid::xid_follows(replayed, checkpoint_next_xid) {
+            replayed
+        } else {
+            checkpoint_next_xid
+        };
+        txn.next_xid
+            .store(next_xid, std::sync::atomic::Ordering::SeqCst);
+        txn.clog.trim_after_recovery(next_xid)?;
+        crate::txn::xact::abort_in_progress_after_recovery(txn.clog, FIRST_NORMAL_XID, next_xid)?;
+        txn.clog.flush_all()?;
+        Ok(Some(next_xid))
+    }
+
     fn redo(
         &mut self,
         pool: &BufferPool,
@@ -229,11 +255,16 @@ pub fn startup(
         && reader.next_record().map_err(|e| io_fatal(&e))?.is_none()
         && checkpoint_info.redo == control.checkpoint;
     let timeline = checkpoint_info.timeline;
+    let mut next_xid = checkpoint_info.next_xid;
     let (end, prev, replayed) = if clean {
         (checkpoint_end, control.checkpoint, 0)
     } else {
         log::info!("database system was not properly shut down; automatic recovery in progress");
-        replay(io, pool, &control, checkpoint_info.redo, redo)?
+        let replayed = replay(io, pool, &control, checkpoint_info.redo, redo)?;
+        if let Some(xid) = redo.finish_replay(checkpoint_info.next_xid)? {
+            next_xid = xid;
+        }
+        replayed
     };
     if !clean {
         cut_wal_at(io.as_ref(), timeline, end)?;
@@ -258,7 +289,7 @@ pub fn startup(
             &mut control,
             &CheckpointRequest {
                 reason: CheckpointReason::EndOfRecovery,
-                next_xid: checkpoint_info.next_xid,
+                next_xid,
                 next_oid: checkpoint_info.next_oid,
                 log: log_checkpoints,
             },

@@ -1,0 +1,79 @@
+//! The per-backend catalog cache (a small PostgreSQL `catcache`/`relcache`): catalog
+//! rows already looked up, by the keys the lookups use.
+//!
+//! **Only positive answers are cached.** A lookup that finds nothing is not
+//! remembered, so a relation created by a transaction that commits later is found by
+//! the next lookup whose snapshot sees it, without any message.
+//!
+//! **Invalidation.** A cached row may become stale when another transaction changes
+//! the catalog (DROP, ALTER, a rename). PostgreSQL sends invalidation messages through
+//! a shared queue and every backend drops the affected entries before its next
+//! catalog access; that queue is later work. Until then the owner calls
+//! [`CatCache::invalidate_all`] (through `Catalog::invalidate_all`) at every
+//! transaction start and end, and after its own catalog changes — dropping everything
+//! is always correct, only slower. A transaction's own uncommitted rows may be cached
+//! while it runs; invalidating at its end (commit or abort) removes them.
+
+use std::collections::HashMap;
+
+use crate::storage::ids::Oid;
+
+use super::lookup::{DatabaseInfo, NamespaceInfo, RelationInfo, RoleInfo, TypeInfo};
+
+/// Cached catalog rows of one backend. Not shared: no locking.
+#[derive(Debug, Default)]
+pub struct CatCache {
+    pub(crate) namespaces: HashMap<String, NamespaceInfo>,
+    /// By (namespace OID, relation name).
+    pub(crate) relations: HashMap<(Oid, String), RelationInfo>,
+    pub(crate) types: HashMap<Oid, TypeInfo>,
+    pub(crate) databases: HashMap<String, DatabaseInfo>,
+    pub(crate) roles: HashMap<String, RoleInfo>,
+    hits: u64,
+    misses: u64,
+}
+
+/// Counters, for tests and monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub entries: usize,
+}
+
+impl CatCache {
+    /// Drops every entry (module doc: the hook the invalidation queue will call).
+    pub fn invalidate_all(&mut self) {
+        self.namespaces.clear();
+        self.relations.clear();
+        self.types.clear();
+        self.databases.clear();
+        self.roles.clear();
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits,
+            misses: self.misses,
+            entries: self.namespaces.len()
+                + self.relations.len()
+                + self.types.len()
+                + self.databases.len()
+                + self.roles.len(),
+        }
+    }
+
+    /// Counts a lookup's outcome and passes the cached value through.
+    pub(crate) fn count<T: Clone>(&mut self, found: Option<&T>) -> Option<T> {
+        match found {
+            Some(v) => {
+                self.hits += 1;
+                Some(v.clone())
+            }
+            None => {
+                self.misses += 1;
+                None
+            }
+        }
+    }
+}
