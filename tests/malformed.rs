@@ -902,3 +902,30 @@ fn plausible_message(data: &[u8]) -> bool {
         len >= 4 && (len as usize) < data.len()
     }
 }
+
+#[test]
+fn after_an_extended_query_error_everything_until_sync_is_ignored() {
+    let server = TestServer::start();
+    let (mut stream, _, _) = wire::login(server.port, common::SUPERUSER);
+    // Parse "select 1" as the unnamed statement: refused (no extended protocol yet).
+    let mut parse = b"\0select 1\0".to_vec();
+    parse.extend_from_slice(&0i16.to_be_bytes());
+    let mut bytes = wire::message(b'P', &parse);
+    bytes.extend(wire::query("select 42"));
+    bytes.extend(wire::message(b'S', &[]));
+    wire::send(&mut stream, &bytes);
+    let replies = wire::read_until_ready(&mut stream);
+    let kinds: Vec<u8> = replies.iter().map(|m| m.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![b'E', b'Z'],
+        "the Query before Sync must not run"
+    );
+    // After Sync the session works normally.
+    wire::send(&mut stream, &wire::query("select 42"));
+    let replies = wire::read_until_ready(&mut stream);
+    assert_eq!(
+        wire::data_rows(&replies),
+        vec![vec![Some("42".to_string())]]
+    );
+}

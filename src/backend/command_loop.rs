@@ -56,7 +56,9 @@ pub fn run(conn: &mut Connection, session: &mut Session) -> i32 {
                 continue;
             }
         };
-        if skipping_until_sync && message.is_extended_query() {
+        // After an error in an extended-query sequence PostgreSQL ignores every
+        // message, Query and Terminate included, until Sync.
+        if skipping_until_sync {
             if matches!(message, PgWireFrontendMessage::Sync(_)) {
                 skipping_until_sync = false;
                 conn.send(messages::ready_for_query(session.txn_status()));

@@ -68,6 +68,13 @@ fn bootstrap_error(message: String) -> QuillError {
     QuillError::new(sqlstate::INTERNAL_ERROR, message)
 }
 
+fn io_error(what: &str, dir: &str, e: std::io::Error) -> QuillError {
+    QuillError::new(
+        sqlstate::IO_ERROR,
+        format!("could not {what} \"{dir}\": {e}"),
+    )
+}
+
 /// Writes every bootstrap catalog (module doc) with `superuser` as the bootstrap
 /// superuser's name (OID 10), then flushes WAL.
 pub fn bootstrap_catalogs(
@@ -94,11 +101,13 @@ pub fn bootstrap_catalogs(
     let mut dirs = vec!["global".to_string()];
     dirs.extend(databases.iter().map(|db| format!("base/{db}")));
     for dir in &dirs {
-        io.create_dir_all(Path::new(dir))?;
+        io.create_dir_all(Path::new(dir))
+            .map_err(|e| io_error("create directory", dir, e))?;
     }
     // Make the directories durable: redo creates missing files, not directories.
     for dir in ["global", "base", ""] {
-        io.sync_dir(Path::new(dir))?;
+        io.sync_dir(Path::new(dir))
+            .map_err(|e| io_error("fsync directory", dir, e))?;
     }
 
     let mut rows_inserted = 0;

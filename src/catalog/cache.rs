@@ -64,16 +64,12 @@ impl CatCache {
     }
 
     /// Counts a lookup's outcome and passes the cached value through.
-    pub(crate) fn count<T: Clone>(&mut self, found: Option<&T>) -> Option<T> {
-        match found {
-            Some(v) => {
-                self.hits += 1;
-                Some(v.clone())
-            }
-            None => {
-                self.misses += 1;
-                None
-            }
+    pub(crate) fn count<T>(&mut self, found: Option<T>) -> Option<T> {
+        if found.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
         }
+        found
     }
 }

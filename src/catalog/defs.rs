@@ -110,7 +110,13 @@ pub struct TypeDesc {
 impl TypeDesc {
     /// How the heap's tuple code stores a column of this type.
     pub fn attr_desc(&self) -> AttrDesc {
-        attr_desc(self.oid, self.typlen, self.typbyval, self.typalign, self.typstorage)
+        attr_desc(
+            self.oid,
+            self.typlen,
+            self.typbyval,
+            self.typalign,
+            self.typstorage,
+        )
     }
 }
 
@@ -371,7 +377,9 @@ fn parse_raw(text: &str) -> Result<Vec<RawCatalog>, String> {
         match (keyword, current.as_mut()) {
             (k, _) if k.starts_with('#') => {}
             ("catalog", None) => {
-                let (name, attrs) = rest.split_first().ok_or_else(|| err("catalog needs a name"))?;
+                let (name, attrs) = rest
+                    .split_first()
+                    .ok_or_else(|| err("catalog needs a name"))?;
                 let mut cat = RawCatalog {
                     name: name.to_string(),
                     oid: 0,
@@ -453,9 +461,8 @@ fn type_table(raw: &[RawCatalog]) -> Result<HashMap<Oid, TypeDesc>, String> {
                 .ok_or_else(|| format!("pg_type row {row:?}: no {col}"))
         };
         let bad = |col: &str| format!("pg_type row {row:?}: bad {col}");
-        let first_byte = |col: &str| -> Result<u8, String> {
-            get(col)?.bytes().next().ok_or_else(|| bad(col))
-        };
+        let first_byte =
+            |col: &str| -> Result<u8, String> { get(col)?.bytes().next().ok_or_else(|| bad(col)) };
         let ty = TypeDesc {
             oid: get("oid")?.parse().map_err(|_| bad("oid"))?,
             name: get("typname")?,
@@ -463,7 +470,9 @@ fn type_table(raw: &[RawCatalog]) -> Result<HashMap<Oid, TypeDesc>, String> {
             typbyval: get("typbyval")? == "t",
             typalign: first_byte("typalign")?,
             typstorage: first_byte("typstorage")?,
-            typcollation: get("typcollation")?.parse().map_err(|_| bad("typcollation"))?,
+            typcollation: get("typcollation")?
+                .parse()
+                .map_err(|_| bad("typcollation"))?,
         };
         if types.insert(ty.oid, ty).is_some() {
             return Err(format!("pg_type row {row:?}: duplicate oid"));

@@ -290,7 +290,7 @@ impl<'p> Catalog<'p> {
         snap: &CatalogSnapshot<'_>,
         name: &str,
     ) -> QuillResult<Option<NamespaceInfo>> {
-        if let Some(hit) = self.cache.count(self.cache.namespaces.get(name).cloned().as_ref()) {
+        if let Some(hit) = self.cache.count(self.cache.namespaces.get(name).cloned()) {
             return Ok(Some(hit));
         }
         let def = catalog_defs().catalog("pg_namespace");
@@ -318,7 +318,7 @@ impl<'p> Catalog<'p> {
             return Ok(None);
         };
         let key = (ns.oid, name.to_string());
-        if let Some(hit) = self.cache.count(self.cache.relations.get(&key).cloned().as_ref()) {
+        if let Some(hit) = self.cache.count(self.cache.relations.get(&key).cloned()) {
             return Ok(Some(hit));
         }
         let pg_class = catalog_defs().catalog("pg_class");
@@ -370,7 +370,7 @@ impl<'p> Catalog<'p> {
         snap: &CatalogSnapshot<'_>,
         oid: Oid,
     ) -> QuillResult<Option<TypeInfo>> {
-        if let Some(hit) = self.cache.count(self.cache.types.get(&oid).cloned().as_ref()) {
+        if let Some(hit) = self.cache.count(self.cache.types.get(&oid).cloned()) {
             return Ok(Some(hit));
         }
         let pg_type = catalog_defs().catalog("pg_type");
@@ -403,7 +403,7 @@ impl<'p> Catalog<'p> {
         snap: &CatalogSnapshot<'_>,
         name: &str,
     ) -> QuillResult<Option<DatabaseInfo>> {
-        if let Some(hit) = self.cache.count(self.cache.databases.get(name).cloned().as_ref()) {
+        if let Some(hit) = self.cache.count(self.cache.databases.get(name).cloned()) {
             return Ok(Some(hit));
         }
         let def = catalog_defs().catalog("pg_database");
@@ -429,7 +429,7 @@ impl<'p> Catalog<'p> {
         snap: &CatalogSnapshot<'_>,
         name: &str,
     ) -> QuillResult<Option<RoleInfo>> {
-        if let Some(hit) = self.cache.count(self.cache.roles.get(name).cloned().as_ref()) {
+        if let Some(hit) = self.cache.count(self.cache.roles.get(name).cloned()) {
             return Ok(Some(hit));
         }
         let def = catalog_defs().catalog("pg_authid");

@@ -1,11 +1,44 @@
 //! The system catalog (DESIGN.md §6).
 //!
-//! Until catalogs are heap tables (the durable-tables issue), the catalog is a small
-//! text file, `global/pg_catalog_bootstrap`, written once by `quill init`: the
-//! bootstrap superuser and the databases with PostgreSQL's OIDs (template1 = 1,
-//! template0 = 4, postgres = 5). It is read-only after init, so it needs no locking.
+//! System catalogs are ordinary heap tables with PostgreSQL's names, OIDs and column
+//! names, defined in `include/catalog.txt` (rules in `README.md`):
+//!
+//! | file | idea |
+//! |---|---|
+//! | `defs.rs` | parsing `include/catalog.txt`: catalogs, columns, built-in types, [`defs::Datum`] |
+//! | `bootstrap.rs` | writing the catalogs as frozen heap rows into a fresh data directory |
+//! | `lookup.rs` | [`lookup::Catalog`]: MVCC lookups by name/OID through the cache |
+//! | `cache.rs` | the per-backend cache and its `invalidate_all` hook |
+//! | `create.rs` | pg_class + pg_attribute rows for a new relation; `next_oid` |
+//!
+//! Callers: `quill init` (bootstrap), backends (lookups; CREATE TABLE later). Locks:
+//! only buffer content locks inside the heap access method, one page at a time.
+//! Everything goes through the heap AM and WAL, so catalog changes are transactional
+//! and crash-safe exactly like data.
+//!
+//! **Not wired in yet.** The server still reads the small text file below,
+//! `global/pg_catalog_bootstrap`, written once by `quill init`: the bootstrap
+//! superuser and the databases with PostgreSQL's OIDs (template1 = 1, template0 = 4,
+//! postgres = 5). It is read-only after init, so it needs no locking.
+//! [`BootstrapCatalog`] stays until the backend reads pg_database/pg_authid instead.
 
 use std::path::Path;
+
+pub mod bootstrap;
+pub mod cache;
+pub mod create;
+pub mod defs;
+#[cfg(test)]
+mod heap_catalog_tests;
+pub mod lookup;
+
+pub use bootstrap::{bootstrap_catalogs, BootstrapSummary};
+pub use cache::CacheStats;
+pub use create::{next_oid, NewColumn, NewRelation, FIRST_NORMAL_OBJECT_ID};
+pub use lookup::{
+    Catalog, CatalogSnapshot, ColumnInfo, DatabaseInfo, NamespaceInfo, RelationInfo, RoleInfo,
+    TypeInfo,
+};
 
 pub const BOOTSTRAP_FILE: &str = "global/pg_catalog_bootstrap";
 
