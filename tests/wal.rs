@@ -40,6 +40,10 @@ fn first_start_bootstraps_wal_and_clean_shutdown_writes_a_shutdown_checkpoint() 
     let verify = server.quill("verify", &[]);
     assert!(verify.status.success(), "{}", stdout(&verify));
     assert!(stdout(&verify).contains("OK: every page checksum valid"));
+    // quill init wrote the system catalogs as heap tables (shared ones in global/).
+    assert!(server.data_dir().join("global/1262").exists());
+    assert!(server.data_dir().join("base/5/1259").exists());
+    assert!(!stdout(&verify).contains("checked 0 relation files"));
     // A clean restart needs no redo.
     server.launch();
     assert!(server.log().contains("database system was shut down at"));

@@ -73,10 +73,66 @@ pub fn init_data_directory(dir: &Path, superuser: &str) -> Result<(), String> {
         BootstrapCatalog::initial(superuser).to_text(),
     )
     .map_err(|e| io("write the catalog", e))?;
+    bootstrap_wal_and_catalogs(dir, superuser)?;
     sync_dir_tree(dir);
     fs::write(dir.join("PG_VERSION"), format!("{PG_VERSION}\n"))
         .map_err(|e| io("write PG_VERSION", e))?;
     sync_dir_tree(dir);
+    Ok(())
+}
+
+/// Buffers and WAL buffers init uses (it runs alone, in private shared memory).
+const INIT_BUFFERS: usize = 256;
+const INIT_WAL_PAGES: usize = 128;
+
+/// Creates the first WAL segment and checkpoint, writes the system catalogs as heap
+/// tables (every row WAL-logged), and ends with a shutdown checkpoint, so the first
+/// `quill start` finds a cleanly shut down cluster — what initdb's bootstrap does.
+/// A crash in here leaves no PG_VERSION, so the directory is never taken for a
+/// finished one.
+fn bootstrap_wal_and_catalogs(dir: &Path, superuser: &str) -> Result<(), String> {
+    use std::sync::Arc;
+
+    use crate::shmem::{TestSegment, WAL_CONTROL_LEN_BYTES};
+    use crate::storage::buffer::{BufferPool, BufferPoolShmem, WalFlusher};
+    use crate::storage::file_io::{FileIo, OsFileIo};
+    use crate::storage::smgr::Smgr;
+    use crate::wal::checkpoint::{create_checkpoint, CheckpointReason, CheckpointRequest};
+    use crate::wal::recovery::{startup, RmgrRedo};
+    use crate::wal::xlog::{Wal, WalShared};
+
+    let fail = |e: crate::error::QuillError| e.message;
+    let io: Arc<dyn FileIo> = Arc::new(OsFileIo::new(dir));
+    let wal_segment = TestSegment::new(WAL_CONTROL_LEN_BYTES + INIT_WAL_PAGES * 8192);
+    let wal = Arc::new(Wal::attach(
+        wal_segment.struct_at::<WalShared>(0),
+        wal_segment.bytes(WAL_CONTROL_LEN_BYTES, INIT_WAL_PAGES * 8192),
+        Arc::clone(&io),
+        true,
+    ));
+    let buffer_segment = TestSegment::new(BufferPoolShmem::test_segment_len_bytes(INIT_BUFFERS));
+    let pool = BufferPool::attach(
+        BufferPoolShmem::from_test_segment(&buffer_segment, INIT_BUFFERS),
+        Arc::new(Smgr::new(Arc::clone(&io))),
+        Arc::clone(&wal) as Arc<dyn WalFlusher>,
+    );
+    let outcome = startup(&wal, &io, &pool, &mut RmgrRedo::new(), false).map_err(fail)?;
+    crate::catalog::bootstrap_catalogs(&pool, &wal, superuser, true).map_err(fail)?;
+    let mut control = outcome.control;
+    let info = control.checkpoint_info;
+    create_checkpoint(
+        &wal,
+        io.as_ref(),
+        &mut control,
+        &CheckpointRequest {
+            reason: CheckpointReason::Shutdown,
+            next_xid: info.next_xid,
+            next_oid: info.next_oid,
+            log: false,
+        },
+        &pool,
+    )
+    .map_err(fail)?;
     Ok(())
 }
 
