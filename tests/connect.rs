@@ -278,3 +278,26 @@ fn parameter_status_reports_a_postgresql_15_server() {
     assert_eq!(reported["session_authorization"], SUPERUSER);
     assert_eq!(reported["is_superuser"], "on");
 }
+
+#[test]
+fn roles_and_databases_come_from_the_catalog_heap_tables() {
+    let server = TestServer::start();
+    // template0 exists in pg_database but does not allow connections (datallowconn).
+    let error = server.try_connect_as(SUPERUSER, "template0").err().unwrap();
+    assert_eq!(sqlstate(&error).as_deref(), Some("55000"), "{error}");
+    assert_eq!(
+        error.as_db_error().unwrap().message(),
+        "database \"template0\" is not currently accepting connections"
+    );
+    // template1 does; the bootstrap superuser is a superuser there too.
+    let mut client = server.try_connect_as(SUPERUSER, "template1").unwrap();
+    let rows = client.simple_query("show is_superuser").unwrap();
+    let value = rows
+        .iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(value, "on");
+}

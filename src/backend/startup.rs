@@ -11,9 +11,11 @@ use super::protocol::startup::StartupPacket;
 use super::protocol::{Connection, Incoming};
 use super::session::Session;
 use super::{BackendLaunch, StartupRefusal};
-use crate::catalog::BootstrapCatalog;
+use crate::catalog::{Catalog, CatalogSnapshot};
 use crate::error::{sqlstate, QuillError, QuillResult};
+use crate::postmaster::aux_process;
 use crate::shmem::procarray::{find_backend_for_cancel, ProcKind};
+use crate::txn::snapshot::{take_snapshot, ClogOracle};
 
 /// Startup parameters that are not settings.
 const NON_SETTING_PARAMS: &[&str] = &["user", "database", "options", "replication"];
@@ -105,20 +107,7 @@ pub fn start_session(
         log::info!("connection received: host={host}");
     }
 
-    let catalog = BootstrapCatalog::load(&launch.data_dir)
-        .map_err(|e| QuillError::fatal(sqlstate::IO_ERROR, e.to_string()))?;
-    if !catalog.role_exists(&user) {
-        return Err(QuillError::fatal(
-            sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
-            format!("role \"{user}\" does not exist"),
-        ));
-    }
-    if catalog.database_oid(&database).is_none() {
-        return Err(QuillError::fatal(
-            sqlstate::INVALID_CATALOG_NAME,
-            format!("database \"{database}\" does not exist"),
-        ));
-    }
+    let is_superuser = authenticate_against_catalog(launch, &user, &database)?;
 
     let mut session = Session::new(
         launch.data_dir.clone(),
@@ -142,7 +131,9 @@ pub fn start_session(
         e.severity = crate::error::Severity::Fatal;
         e
     };
-    session.set_authenticated_user(true).map_err(as_fatal)?;
+    session
+        .set_authenticated_user(is_superuser)
+        .map_err(as_fatal)?;
     for (name, value) in settings {
         session
             .apply_startup_setting(&name, &value)
@@ -204,4 +195,62 @@ fn refusal_error(refusal: StartupRefusal) -> QuillError {
             "the database system is in recovery mode",
         ),
     }
+}
+
+/// Looks the role and the database up in the shared catalogs (pg_authid,
+/// pg_database) with a fresh snapshot; returns whether the role is a superuser.
+/// Authentication itself is `trust` for now.
+fn authenticate_against_catalog(
+    launch: &BackendLaunch,
+    user: &str,
+    database: &str,
+) -> QuillResult<bool> {
+    let as_fatal = |mut e: QuillError| {
+        e.severity = crate::error::Severity::Fatal;
+        e
+    };
+    let io = aux_process::data_dir_io(&launch.data_dir);
+    let wal = aux_process::attach_wal(&launch.config, &io);
+    let pool = aux_process::attach_buffer_pool(&io, &wal);
+    let clog = aux_process::attach_clog(&io, &wal);
+    let shmem = crate::shmem::shmem();
+    let next_xid = shmem
+        .control()
+        .next_xid
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let snapshot = take_snapshot(shmem.procs(), next_xid, 0);
+    let oracle = ClogOracle::new(&clog, 0);
+    let snap = CatalogSnapshot {
+        snapshot: &snapshot,
+        oracle: &oracle,
+    };
+    let mut catalog = Catalog::new(&pool, 0);
+    let Some(role) = catalog.role_by_name(&snap, user).map_err(as_fatal)? else {
+        return Err(QuillError::fatal(
+            sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
+            format!("role \"{user}\" does not exist"),
+        ));
+    };
+    if !role.can_login {
+        return Err(QuillError::fatal(
+            sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
+            format!("role \"{user}\" is not permitted to log in"),
+        ));
+    }
+    let Some(db) = catalog
+        .database_by_name(&snap, database)
+        .map_err(as_fatal)?
+    else {
+        return Err(QuillError::fatal(
+            sqlstate::INVALID_CATALOG_NAME,
+            format!("database \"{database}\" does not exist"),
+        ));
+    };
+    if !db.allow_connections {
+        return Err(QuillError::fatal(
+            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("database \"{database}\" is not currently accepting connections"),
+        ));
+    }
+    Ok(role.superuser)
 }
