@@ -8,9 +8,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::catalog::{
-    BootstrapCatalog, BOOTSTRAP_FILE, POSTGRES_OID, TEMPLATE0_OID, TEMPLATE1_OID,
-};
+use crate::catalog::{POSTGRES_OID, TEMPLATE0_OID, TEMPLATE1_OID};
 
 pub const PG_VERSION: &str = "15";
 
@@ -68,11 +66,6 @@ pub fn init_data_directory(dir: &Path, superuser: &str) -> Result<(), String> {
     }
     fs::write(dir.join("postgresql.conf"), crate::config::DEFAULT_CONF)
         .map_err(|e| io("write postgresql.conf", e))?;
-    fs::write(
-        dir.join(BOOTSTRAP_FILE),
-        BootstrapCatalog::initial(superuser).to_text(),
-    )
-    .map_err(|e| io("write the catalog", e))?;
     bootstrap_wal_and_catalogs(dir, superuser)?;
     sync_dir_tree(dir);
     fs::write(dir.join("PG_VERSION"), format!("{PG_VERSION}\n"))
@@ -174,8 +167,11 @@ mod tests {
         ] {
             assert!(dir.join(sub).exists(), "{sub}");
         }
-        let catalog = BootstrapCatalog::load(&dir).unwrap();
-        assert_eq!(catalog.superuser, "alice");
+        // The catalogs are heap tables, and the cluster is cleanly shut down.
+        assert!(dir.join("global/1260").exists() && dir.join("base/5/1259").exists());
+        let io = crate::storage::file_io::OsFileIo::new(&dir);
+        let control = crate::wal::control::ControlFile::read(&io).unwrap();
+        assert_eq!(control.state, crate::wal::control::DbState::Shutdowned);
         let err = init_data_directory(&dir, "alice").unwrap_err();
         assert!(err.contains("exists but is not empty"), "{err}");
     }
