@@ -260,6 +260,7 @@ pub fn startup(
         (checkpoint_end, control.checkpoint, 0)
     } else {
         log::info!("database system was not properly shut down; automatic recovery in progress");
+        sync_data_directory(io.as_ref())?;
         let replayed = replay(io, pool, &control, checkpoint_info.redo, redo)?;
         if let Some(xid) = redo.finish_replay(checkpoint_info.next_xid)? {
             next_xid = xid;
@@ -346,6 +347,35 @@ fn replay(
     }
     let prev = reader.last_record_lsn().unwrap_or(control.checkpoint);
     Ok((reader.end_of_valid_wal(), prev, replayed))
+}
+
+/// fsyncs every file of the data directory before replay (PostgreSQL's
+/// SyncDataDirectory). After a crash of the server (not of the machine) WAL that was
+/// written but never fsynced — asynchronous commits, a backend killed between write
+/// and fdatasync — is readable from the page cache; replay would apply it and the
+/// end-of-recovery checkpoint would then trust it. Making it durable first keeps
+/// "no page LSN beyond durable WAL" true if the machine crashes next.
+fn sync_data_directory(io: &dyn FileIo) -> QuillResult<()> {
+    let mut dirs = vec![
+        Path::new(WAL_DIR).to_path_buf(),
+        Path::new("global").to_path_buf(),
+        Path::new("pg_xact").to_path_buf(),
+    ];
+    for db in io.list_dir(Path::new("base")).unwrap_or_default() {
+        dirs.push(Path::new("base").join(db));
+    }
+    for dir in dirs {
+        for name in io.list_dir(&dir).unwrap_or_default() {
+            let path = dir.join(&name);
+            if let Ok(file) = io.open(&path, OpenMode::ReadOnly) {
+                file.sync_all().map_err(|e| {
+                    QuillError::io(&format!("could not fsync file \"{}\"", path.display()), &e)
+                })?;
+            }
+        }
+        let _ = io.sync_dir(&dir);
+    }
+    Ok(())
 }
 
 /// Zeroes WAL after `end` in its segment and removes every later segment, so nothing
