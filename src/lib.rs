@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod executor;
 pub mod logging;
 pub mod postmaster;
 pub mod shmem;

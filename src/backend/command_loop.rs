@@ -149,6 +149,17 @@ fn simple_query(conn: &mut Connection, session: &mut Session, text: &str) -> Opt
         interrupts::arm_statement_timeout(session.config().statement_timeout_ms());
         let outcome = sql::execute(statement, session);
         interrupts::arm_statement_timeout(0);
+        // Outside a block the statement was its own transaction: commit or abort it
+        // now, before its result is reported (a commit that fails is an error).
+        let outcome = match outcome {
+            Ok(result) => session.end_statement(true).map(|_| result),
+            Err(error) => {
+                if let Err(abort_error) = session.end_statement(false) {
+                    log::error!("could not abort transaction: {}", abort_error.message);
+                }
+                Err(error)
+            }
+        };
         let notices = session.take_notices();
         for (severity, notice) in notices
             .into_iter()

@@ -20,6 +20,7 @@ pub mod interrupts;
 pub mod protocol;
 pub mod session;
 pub mod startup;
+pub mod storage;
 
 use std::path::PathBuf;
 

@@ -7,11 +7,27 @@
 //! ROLLBACK), and settings changed inside a block are undone if it rolls back; `SET
 //! LOCAL` changes last until the block ends.
 
+use super::storage::BackendStorage;
 use crate::backend::interrupts;
 use crate::backend::protocol::messages::TxnStatus;
 use crate::config::{Config, SetSource};
 use crate::error::{sqlstate, QuillError, QuillResult};
 use crate::sql::{SessionContext, TxnCommand};
+
+/// Gives the executor the transaction's xid on its first write.
+struct StorageXids<'a>(&'a BackendStorage);
+
+impl crate::executor::XidSource for StorageXids<'_> {
+    fn ensure_xid(&mut self) -> QuillResult<u32> {
+        self.0.ensure_xid()
+    }
+
+    fn next_oid(&mut self) -> Option<u32> {
+        Some(crate::catalog::next_oid(
+            &crate::shmem::shmem().control().next_oid,
+        ))
+    }
+}
 
 pub struct Session {
     data_dir: std::path::PathBuf,
@@ -34,6 +50,8 @@ pub struct Session {
     settings_generation: u64,
     /// ParameterStatus values the client was last told.
     last_reported: Vec<(String, String)>,
+    /// Shared storage handles and the current transaction (None only in tests).
+    storage: Option<BackendStorage>,
 }
 
 impl Session {
@@ -56,6 +74,7 @@ impl Session {
             pending_notices: Vec::new(),
             settings_generation: 0,
             last_reported: Vec::new(),
+            storage: None,
         }
     }
 
@@ -108,6 +127,33 @@ impl Session {
             .iter()
             .filter_map(|name| self.config.show(name).ok().map(|v| (name.to_string(), v)))
             .collect()
+    }
+
+    pub fn attach_storage(&mut self, storage: BackendStorage) {
+        self.storage = Some(storage);
+    }
+
+    /// A statement finished (successfully or not). Outside a transaction block it
+    /// was its own transaction: commit it, or abort it after an error.
+    pub fn end_statement(&mut self, succeeded: bool) -> QuillResult<()> {
+        let in_block = self.txn != TxnStatus::Idle;
+        let synchronous = self.config.synchronous_commit();
+        if let Some(storage) = self.storage.as_mut() {
+            if in_block {
+                storage.next_command();
+            } else {
+                storage.finish_transaction(succeeded, synchronous)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish_block(&mut self, commit: bool) -> QuillResult<()> {
+        let synchronous = self.config.synchronous_commit();
+        match self.storage.as_mut() {
+            Some(storage) => storage.finish_transaction(commit, synchronous),
+            None => Ok(()),
+        }
     }
 
     /// Undoes setting changes of an implicit transaction that failed.
@@ -226,6 +272,38 @@ impl SessionContext for Session {
         Ok(())
     }
 
+    fn has_storage(&self) -> bool {
+        self.storage.is_some()
+    }
+
+    fn run_storage_statement(
+        &mut self,
+        stmt: &crate::sql::Statement,
+        format: crate::sql::OutputFormat,
+    ) -> QuillResult<crate::sql::QueryResult> {
+        let fpw = self.config.full_page_writes();
+        let Some(storage) = self.storage.as_mut() else {
+            return Err(QuillError::feature_not_supported(format!(
+                "{} is not supported yet",
+                stmt.command_tag()
+            )));
+        };
+        let snapshot = storage.statement_snapshot();
+        let ctx = crate::executor::StorageContext {
+            wal: storage.wal.as_ref(),
+            pool: &storage.pool,
+            clog: &storage.clog,
+            db_oid: storage.db_oid,
+            full_page_writes: fpw,
+            snapshot: &snapshot,
+            my_xid: storage.xid(),
+            cid: storage.cid(),
+            query: stmt.query(),
+        };
+        let mut xids = StorageXids(&*storage);
+        crate::executor::execute_storage_statement(stmt.node(), &ctx, &mut xids, format)
+    }
+
     fn check_for_interrupts(&mut self) -> QuillResult<()> {
         interrupts::check_for_interrupts()
     }
@@ -302,10 +380,12 @@ impl SessionContext for Session {
                 }
                 TxnStatus::InBlock => {
                     self.end_block(true);
+                    self.finish_block(true)?;
                     Ok("COMMIT".into())
                 }
                 TxnStatus::Failed => {
                     self.end_block(false);
+                    self.finish_block(false)?;
                     Ok("ROLLBACK".into())
                 }
             },
@@ -317,6 +397,7 @@ impl SessionContext for Session {
                     );
                 } else {
                     self.end_block(false);
+                    self.finish_block(false)?;
                 }
                 Ok("ROLLBACK".into())
             }

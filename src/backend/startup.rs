@@ -10,10 +10,10 @@ use super::protocol::messages::{self, TxnStatus};
 use super::protocol::startup::StartupPacket;
 use super::protocol::{Connection, Incoming};
 use super::session::Session;
+use super::storage::BackendStorage;
 use super::{BackendLaunch, StartupRefusal};
 use crate::catalog::{Catalog, CatalogSnapshot};
 use crate::error::{sqlstate, QuillError, QuillResult};
-use crate::postmaster::aux_process;
 use crate::shmem::procarray::{find_backend_for_cancel, ProcKind};
 use crate::txn::snapshot::{take_snapshot, ClogOracle};
 
@@ -107,7 +107,9 @@ pub fn start_session(
         log::info!("connection received: host={host}");
     }
 
-    let is_superuser = authenticate_against_catalog(launch, &user, &database)?;
+    let mut storage = BackendStorage::attach(&launch.data_dir, &launch.config, slot);
+    let (is_superuser, db_oid) = authenticate_against_catalog(&storage, &user, &database)?;
+    storage.db_oid = db_oid;
 
     let mut session = Session::new(
         launch.data_dir.clone(),
@@ -115,6 +117,7 @@ pub fn start_session(
         database,
         launch.config.clone(),
     );
+    session.attach_storage(storage);
     // PostgreSQL's process_startup_options: the `options` switches first, then the
     // other parameters, so an explicit parameter wins over the same `-c` option.
     let mut settings = match param("options") {
@@ -201,30 +204,27 @@ fn refusal_error(refusal: StartupRefusal) -> QuillError {
 /// pg_database) with a fresh snapshot; returns whether the role is a superuser.
 /// Authentication itself is `trust` for now.
 fn authenticate_against_catalog(
-    launch: &BackendLaunch,
+    storage: &BackendStorage,
     user: &str,
     database: &str,
-) -> QuillResult<bool> {
+) -> QuillResult<(bool, u32)> {
     let as_fatal = |mut e: QuillError| {
         e.severity = crate::error::Severity::Fatal;
         e
     };
-    let io = aux_process::data_dir_io(&launch.data_dir);
-    let wal = aux_process::attach_wal(&launch.config, &io);
-    let pool = aux_process::attach_buffer_pool(&io, &wal);
-    let clog = aux_process::attach_clog(&io, &wal);
+    let (pool, clog) = (&storage.pool, &storage.clog);
     let shmem = crate::shmem::shmem();
     let next_xid = shmem
         .control()
         .next_xid
         .load(std::sync::atomic::Ordering::SeqCst);
     let snapshot = take_snapshot(shmem.procs(), next_xid, 0);
-    let oracle = ClogOracle::new(&clog, 0);
+    let oracle = ClogOracle::new(clog, 0);
     let snap = CatalogSnapshot {
         snapshot: &snapshot,
         oracle: &oracle,
     };
-    let mut catalog = Catalog::new(&pool, 0);
+    let mut catalog = Catalog::new(pool, 0);
     let Some(role) = catalog.role_by_name(&snap, user).map_err(as_fatal)? else {
         return Err(QuillError::fatal(
             sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
@@ -252,5 +252,5 @@ fn authenticate_against_catalog(
             format!("database \"{database}\" is not currently accepting connections"),
         ));
     }
-    Ok(role.superuser)
+    Ok((role.superuser, db.oid))
 }

@@ -71,7 +71,7 @@ pub mod value;
 mod tests;
 
 pub use numeric::Numeric;
-pub use parse::{parse_query, Statement};
+pub use parse::{char_position, parse_query, Statement};
 pub use types::SqlType;
 pub use value::{Datum, OutputFormat};
 
@@ -125,6 +125,25 @@ pub trait SessionContext {
         Err(QuillError::feature_not_supported(
             "CHECKPOINT is not supported here",
         ))
+    }
+
+    /// Whether the session has tables (a server session does; unit tests' sessions
+    /// do not, and a SELECT … FROM there reports the relation as missing).
+    fn has_storage(&self) -> bool {
+        false
+    }
+
+    /// Runs a statement that reads or writes tables (CREATE TABLE, INSERT, SELECT
+    /// with FROM) through the session's storage; sessions without storage refuse.
+    fn run_storage_statement(
+        &mut self,
+        stmt: &Statement,
+        _format: OutputFormat,
+    ) -> QuillResult<QueryResult> {
+        Err(QuillError::feature_not_supported(format!(
+            "{} is not supported yet",
+            stmt.command_tag()
+        )))
     }
 }
 
@@ -186,6 +205,14 @@ fn output_format(ctx: &dyn SessionContext) -> QuillResult<OutputFormat> {
 /// Executes one statement in the given session.
 pub fn execute(stmt: &Statement, ctx: &mut dyn SessionContext) -> QuillResult<QueryResult> {
     match stmt.node() {
+        NodeEnum::SelectStmt(select) if !select.from_clause.is_empty() && ctx.has_storage() => {
+            let format = output_format(ctx)?;
+            ctx.run_storage_statement(stmt, format)
+        }
+        NodeEnum::CreateStmt(_) | NodeEnum::InsertStmt(_) if ctx.has_storage() => {
+            let format = output_format(ctx)?;
+            ctx.run_storage_statement(stmt, format)
+        }
         NodeEnum::SelectStmt(select) => select::execute(stmt, select, ctx),
         NodeEnum::VariableSetStmt(set) => utility::set(stmt, set, ctx),
         NodeEnum::VariableShowStmt(show) => utility::show(show, ctx),

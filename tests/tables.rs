@@ -1,0 +1,117 @@
+//! Tables end to end: CREATE TABLE, INSERT, SELECT through the real server, with
+//! transactions, and durability across kill -9 of the whole server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestServer;
+
+fn rows(client: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    client
+        .simple_query(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+fn some(values: &[&str]) -> Vec<Option<String>> {
+    values.iter().map(|v| Some(v.to_string())).collect()
+}
+
+#[test]
+fn create_insert_select_round_trip() {
+    let server = TestServer::start();
+    let mut client = server.connect();
+    client
+        .batch_execute("create table t (id int4 not null, name text, ok bool)")
+        .unwrap();
+    client
+        .batch_execute("insert into t values (1, 'one', true), (2, 'two', false)")
+        .unwrap();
+    client
+        .batch_execute("insert into t (id) values (3)")
+        .unwrap();
+    let got = rows(&mut client, "select * from t");
+    assert_eq!(
+        got,
+        vec![
+            some(&["1", "one", "t"]),
+            some(&["2", "two", "f"]),
+            vec![Some("3".to_string()), None, None],
+        ]
+    );
+    let error = client
+        .batch_execute("insert into t (name) values ('x')")
+        .unwrap_err();
+    assert_eq!(
+        common::sqlstate(&error).as_deref(),
+        Some("23502"),
+        "{error}"
+    );
+    let error = client.batch_execute("select * from nosuch").unwrap_err();
+    assert_eq!(
+        common::sqlstate(&error).as_deref(),
+        Some("42P01"),
+        "{error}"
+    );
+}
+
+#[test]
+fn rolled_back_and_uncommitted_rows_are_invisible_to_others() {
+    let server = TestServer::start();
+    let mut a = server.connect();
+    let mut b = server.connect();
+    a.batch_execute("create table t (id int8)").unwrap();
+    a.batch_execute("begin; insert into t values (1)").unwrap();
+    assert!(
+        rows(&mut b, "select * from t").is_empty(),
+        "uncommitted row seen"
+    );
+    assert_eq!(
+        rows(&mut a, "select * from t"),
+        vec![some(&["1"])],
+        "own row not seen"
+    );
+    a.batch_execute("rollback").unwrap();
+    assert!(rows(&mut a, "select * from t").is_empty());
+    a.batch_execute("begin; insert into t values (2); commit")
+        .unwrap();
+    assert_eq!(rows(&mut b, "select * from t"), vec![some(&["2"])]);
+}
+
+#[test]
+fn committed_rows_survive_kill_9_and_open_transactions_do_not() {
+    let mut server = TestServer::start();
+    let mut client = server.connect();
+    client
+        .batch_execute("create table t (id int4, v text)")
+        .unwrap();
+    for i in 0..50 {
+        client
+            .batch_execute(&format!("insert into t values ({i}, 'row {i}')"))
+            .unwrap();
+    }
+    let mut open = server.connect();
+    open.batch_execute("begin; insert into t values (999, 'never committed')")
+        .unwrap();
+    server.kill_everything_hard();
+    server.launch();
+    let mut client = server.connect_eventually(Duration::from_secs(20));
+    let got = rows(&mut client, "select id from t");
+    assert_eq!(got.len(), 50, "log:\n{}", server.log());
+    assert!(!got.contains(&some(&["999"])));
+    drop(client);
+    drop(open);
+    assert_eq!(server.stop("fast"), Some(0));
+    let verify = server.quill("verify", &[]);
+    assert!(verify.status.success(), "{}", common::stdout(&verify));
+}
