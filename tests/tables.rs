@@ -115,3 +115,31 @@ fn committed_rows_survive_kill_9_and_open_transactions_do_not() {
     let verify = server.quill("verify", &[]);
     assert!(verify.status.success(), "{}", common::stdout(&verify));
 }
+
+#[test]
+fn concurrent_inserts_into_a_new_table_all_land_exactly_once() {
+    let server = TestServer::start();
+    let mut client = server.connect();
+    client
+        .batch_execute("create table t (writer int4, n int4)")
+        .unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|writer| {
+            let conn = server.conn_string();
+            std::thread::spawn(move || {
+                let mut c = postgres::Client::connect(&conn, postgres::NoTls).unwrap();
+                for n in 0..150 {
+                    c.batch_execute(&format!("insert into t values ({writer}, {n})"))
+                        .unwrap_or_else(|e| panic!("writer {writer} row {n}: {e}"));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut got = rows(&mut client, "select writer, n from t");
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), 8 * 150, "rows lost or duplicated");
+}

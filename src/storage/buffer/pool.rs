@@ -138,10 +138,16 @@ impl BufferPool {
         let lock = &self.shm.control.extension_locks[extension_slot(rel, fork)].0;
         let _extension = lock.lock_exclusive();
         let block = BlockNumber(self.smgr.nblocks(rel, fork)?);
-        self.smgr.extend(rel, fork, block, &ZERO_PAGE)?;
-        self.remember_pending_sync(rel, fork);
+        // Map the new block and make it valid (zeroed) in the pool *before* the file
+        // grows: another backend that sees the new length and reads the block must
+        // find it here, not read the zero page from disk and start using it while we
+        // still think it is new (PostgreSQL maps P_NEW before smgrextend too). If the
+        // file then fails to grow, the buffer is a clean zero page that is never
+        // written, and the next extend reuses it.
         let buf = self.pin_for_tag(BufferTag::new(rel, fork, block))?;
         self.fill(&buf, Fill::ZeroNew)?;
+        self.smgr.extend(rel, fork, block, &ZERO_PAGE)?;
+        self.remember_pending_sync(rel, fork);
         Ok(buf)
     }
 
