@@ -6,30 +6,10 @@
 # from its shutdown log line, PostgreSQL from pg_stat_wal.wal_sync).
 #
 # Usage: bash bench/commit.sh [SECONDS=10] [ROUNDS=3]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 SECONDS_PER_RUN=${1:-10}
 ROUNDS=${2:-3}
-PGBIN=/usr/lib/postgresql/15/bin
-QUILL=${QUILL:-target/release/quill}
-[ -x "$QUILL" ] || cargo build --release --bins >/dev/null 2>&1
-
-TMP=$(mktemp -d /tmp/quill-bench-XXXXXX)
-chmod 777 "$TMP"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-QPORT=$(free_port); PPORT=$(free_port)
-USER_NAME=$(id -un)
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-cleanup() {
-  "$QUILL" stop -D "$TMP/quill" -m immediate >/dev/null 2>&1 || true
-  as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
 echo "insert into bench_insert values (1, 'payload');" > "$TMP/insert.sql"
-"$QUILL" init -D "$TMP/quill" -U "$USER_NAME" >/dev/null
-as_pg "$PGBIN/initdb" -D "$TMP/pg" -U "$USER_NAME" >/dev/null 2>&1
 
 start_quill() { # synchronous_commit
   "$QUILL" start -D "$TMP/quill" -c port="$QPORT" -c unix_socket_directories="$TMP" \
@@ -45,7 +25,6 @@ tps() { # port clients threads
   pgbench -n -f "$TMP/insert.sql" -c "$2" -j "$3" -T "$SECONDS_PER_RUN" -h 127.0.0.1 -p "$1" \
     -U "$USER_NAME" postgres 2>/dev/null | awk '/^tps/ {print $3}'
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 printf '%-30s %12s %12s %7s %14s %14s\n' "case" "quill tps" "pg tps" "ratio" "quill flush/c" "pg flush/c"
 for sync in on off; do

@@ -7,30 +7,9 @@
 # figure and the Quill/PostgreSQL ratio.
 #
 # Usage: bash bench/connect.sh [N=1000] [ROUNDS=3]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 N=${1:-1000}
 ROUNDS=${2:-3}
-PGBIN=/usr/lib/postgresql/15/bin
-QUILL=${QUILL:-target/release/quill}
-[ -x "$QUILL" ] || cargo build --release --bins >/dev/null 2>&1
-
-TMP=$(mktemp -d /tmp/quill-bench-XXXXXX)
-chmod 777 "$TMP"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-QPORT=$(free_port); PPORT=$(free_port)
-USER_NAME=$(id -un)
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-
-cleanup() {
-  "$QUILL" stop -D "$TMP/quill" -m immediate >/dev/null 2>&1 || true
-  as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-"$QUILL" init -D "$TMP/quill" -U "$USER_NAME" >/dev/null
-as_pg "$PGBIN/initdb" -D "$TMP/pg" -U "$USER_NAME" >/dev/null 2>&1
 
 now_ms() { date +%s%3N; }
 wait_ready() { # host port
@@ -48,7 +27,6 @@ start_pg() {
 stop_quill() { "$QUILL" stop -D "$TMP/quill" -m fast >/dev/null; }
 stop_pg() { as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -m fast stop >/dev/null; }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 startup_ms() { # name
   local t0 t1
