@@ -143,3 +143,19 @@ fn concurrent_inserts_into_a_new_table_all_land_exactly_once() {
     got.dedup();
     assert_eq!(got.len(), 8 * 150, "rows lost or duplicated");
 }
+
+#[test]
+fn a_rolled_back_create_table_is_forgotten_by_its_own_session() {
+    let server = TestServer::start();
+    let mut client = server.connect();
+    client
+        .batch_execute("begin; create table gone (id int4); insert into gone values (1)")
+        .unwrap();
+    assert_eq!(rows(&mut client, "select * from gone"), vec![some(&["1"])]);
+    client.batch_execute("rollback").unwrap();
+    let error = client.batch_execute("select * from gone").unwrap_err();
+    assert_eq!(common::sqlstate(&error).as_deref(), Some("42P01"), "{error}");
+    // The name is free again.
+    client.batch_execute("create table gone (id int4)").unwrap();
+    assert!(rows(&mut client, "select * from gone").is_empty());
+}

@@ -299,6 +299,7 @@ impl SessionContext for Session {
             my_xid: storage.xid(),
             cid: storage.cid(),
             query: stmt.query(),
+            catalog_cache: &storage.catalog_cache,
         };
         let mut xids = StorageXids(&*storage);
         crate::executor::execute_storage_statement(stmt.node(), &ctx, &mut xids, format)

@@ -28,6 +28,11 @@ pub struct BackendStorage {
     xid: Cell<u32>,
     /// Command id of the next statement in the transaction.
     cid: u32,
+    /// Catalog rows this session found, kept across statements. Rows are cached
+    /// only once visible, and nothing yet drops or alters a relation, so the only
+    /// way an entry goes stale is this session's own aborted DDL: any abort clears
+    /// it. (DROP/ALTER will need the shared invalidation queue, DESIGN.md §6.)
+    pub catalog_cache: std::cell::RefCell<crate::catalog::CatCache>,
 }
 
 impl BackendStorage {
@@ -49,6 +54,7 @@ impl BackendStorage {
             db_oid: 0,
             xid: Cell::new(0),
             cid: 0,
+            catalog_cache: Default::default(),
         }
     }
 
@@ -114,6 +120,7 @@ impl BackendStorage {
             let outcome = if commit {
                 crate::txn::xact::commit(xid, self.wal.as_ref(), &self.clog, synchronous_commit)
             } else {
+                self.catalog_cache.replace(Default::default());
                 crate::txn::xact::abort(xid, self.wal.as_ref(), &self.clog)
             };
             crate::txn::xact::end_transaction(&self.txn_shared().proc_array_lock, self.my_slot());

@@ -262,6 +262,21 @@ impl<'p> Catalog<'p> {
         }
     }
 
+    /// A handle that starts from (and can hand back) a cache kept across
+    /// statements by the session.
+    pub fn with_cache(pool: &'p BufferPool, db_oid: Oid, cache: CatCache) -> Catalog<'p> {
+        Catalog {
+            pool,
+            db_oid,
+            cache,
+        }
+    }
+
+    /// The cache, to keep for the session's next statement.
+    pub fn into_cache(self) -> CatCache {
+        self.cache
+    }
+
     pub fn db_oid(&self) -> Oid {
         self.db_oid
     }

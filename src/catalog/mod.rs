@@ -30,7 +30,7 @@ mod heap_catalog_tests;
 pub mod lookup;
 
 pub use bootstrap::{bootstrap_catalogs, BootstrapSummary};
-pub use cache::CacheStats;
+pub use cache::{CacheStats, CatCache};
 pub use create::{next_oid, NewColumn, NewRelation, FIRST_NORMAL_OBJECT_ID};
 pub use lookup::{
     Catalog, CatalogSnapshot, ColumnInfo, DatabaseInfo, NamespaceInfo, RelationInfo, RoleInfo,

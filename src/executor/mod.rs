@@ -46,6 +46,47 @@ pub struct StorageContext<'a> {
     pub cid: u32,
     /// The whole query string the statement came from, for error positions.
     pub query: &'a str,
+    /// The session's catalog cache, kept across statements (taken and put back by
+    /// each statement; an error leaves it empty, which is always safe).
+    pub catalog_cache: &'a std::cell::RefCell<crate::catalog::CatCache>,
+}
+
+/// A statement's catalog handle over the session's cache: takes the cache when
+/// opened and puts it back when dropped (on error paths too).
+struct SessionCatalog<'a> {
+    catalog: Option<Catalog<'a>>,
+    slot: &'a std::cell::RefCell<crate::catalog::CatCache>,
+}
+
+impl<'a> SessionCatalog<'a> {
+    fn open(ctx: &StorageContext<'a>) -> SessionCatalog<'a> {
+        let cache = ctx.catalog_cache.take();
+        SessionCatalog {
+            catalog: Some(Catalog::with_cache(ctx.pool, ctx.db_oid, cache)),
+            slot: ctx.catalog_cache,
+        }
+    }
+}
+
+impl<'a> std::ops::Deref for SessionCatalog<'a> {
+    type Target = Catalog<'a>;
+    fn deref(&self) -> &Catalog<'a> {
+        self.catalog.as_ref().expect("catalog present until drop")
+    }
+}
+
+impl<'a> std::ops::DerefMut for SessionCatalog<'a> {
+    fn deref_mut(&mut self) -> &mut Catalog<'a> {
+        self.catalog.as_mut().expect("catalog present until drop")
+    }
+}
+
+impl Drop for SessionCatalog<'_> {
+    fn drop(&mut self) {
+        if let Some(catalog) = self.catalog.take() {
+            self.slot.replace(catalog.into_cache());
+        }
+    }
 }
 
 /// Hands out the transaction's xid on its first write (the caller assigns it).
@@ -282,7 +323,7 @@ fn create_table(
     }
 
     let schema = schema_of(rv)?;
-    let mut catalog = Catalog::new(ctx.pool, ctx.db_oid);
+    let mut catalog = SessionCatalog::open(ctx);
     let read_oracle = ClogOracle::new(ctx.clog, ctx.my_xid);
     let read_snap = CatalogSnapshot {
         snapshot: ctx.snapshot,
@@ -632,7 +673,7 @@ fn insert(
         .relation
         .as_ref()
         .ok_or_else(|| QuillError::internal("INSERT without a relation"))?;
-    let mut catalog = Catalog::new(ctx.pool, ctx.db_oid);
+    let mut catalog = SessionCatalog::open(ctx);
     let oracle = ClogOracle::new(ctx.clog, ctx.my_xid);
     let snap = CatalogSnapshot {
         snapshot: ctx.snapshot,
@@ -827,7 +868,7 @@ fn select(
         .map(|a| a.aliasname.clone())
         .unwrap_or_else(|| rv.relname.clone());
 
-    let mut catalog = Catalog::new(ctx.pool, ctx.db_oid);
+    let mut catalog = SessionCatalog::open(ctx);
     let oracle = ClogOracle::new(ctx.clog, ctx.my_xid);
     let snap = CatalogSnapshot {
         snapshot: ctx.snapshot,

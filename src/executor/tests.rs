@@ -74,6 +74,8 @@ fn run_with(s: &Server, txn: &mut Txn, snap: &Snapshot, sql: &str) -> QuillResul
     let node = stmt.node.as_ref().unwrap();
     let mut snap = snap.clone();
     snap.curcid = txn.cid;
+    // A fresh cache per statement, as a session that invalidates at every boundary.
+    let cache = std::cell::RefCell::new(crate::catalog::CatCache::default());
     let ctx = StorageContext {
         wal: &s.node.wal,
         pool: &s.node.pool,
@@ -84,6 +86,7 @@ fn run_with(s: &Server, txn: &mut Txn, snap: &Snapshot, sql: &str) -> QuillResul
         my_xid: if txn.assigned { txn.xid } else { 0 },
         cid: txn.cid,
         query: sql,
+        catalog_cache: &cache,
     };
     let result = execute_storage_statement(node, &ctx, txn, OutputFormat::DEFAULT);
     txn.cid += 1;
