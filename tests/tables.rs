@@ -154,7 +154,11 @@ fn a_rolled_back_create_table_is_forgotten_by_its_own_session() {
     assert_eq!(rows(&mut client, "select * from gone"), vec![some(&["1"])]);
     client.batch_execute("rollback").unwrap();
     let error = client.batch_execute("select * from gone").unwrap_err();
-    assert_eq!(common::sqlstate(&error).as_deref(), Some("42P01"), "{error}");
+    assert_eq!(
+        common::sqlstate(&error).as_deref(),
+        Some("42P01"),
+        "{error}"
+    );
     // The name is free again.
     client.batch_execute("create table gone (id int4)").unwrap();
     assert!(rows(&mut client, "select * from gone").is_empty());
