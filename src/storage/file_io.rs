@@ -289,6 +289,34 @@ impl IoFile for OsFile {
     }
 }
 
+/// Directories that hold relation files: `global/` and every `base/<db>/`.
+pub fn relation_dirs(io: &dyn FileIo) -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("global")];
+    for db in io.list_dir(Path::new("base")).unwrap_or_default() {
+        dirs.push(Path::new("base").join(db));
+    }
+    dirs
+}
+
+/// fsyncs every file in `dirs`, then each directory itself.
+pub fn sync_files_in(io: &dyn FileIo, dirs: &[PathBuf]) -> crate::error::QuillResult<()> {
+    for dir in dirs {
+        for name in io.list_dir(dir).unwrap_or_default() {
+            let path = dir.join(&name);
+            if let Ok(file) = io.open(&path, OpenMode::ReadOnly) {
+                file.sync_all().map_err(|e| {
+                    crate::error::QuillError::io(
+                        &format!("could not fsync file \"{}\"", path.display()),
+                        &e,
+                    )
+                })?;
+            }
+        }
+        let _ = io.sync_dir(dir);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::postmaster::pidfile::{process_alive, read_pid, PID_FILE_NAME};
-use crate::storage::file_io::{FileIo, OpenMode, OsFileIo};
+use crate::storage::file_io::{relation_dirs, FileIo, OpenMode, OsFileIo};
 use crate::storage::page::{PageBytes, PageRef, BLCKSZ};
 use crate::storage::smgr::RELSEG_SIZE;
 use crate::wal::control::ControlFile;
@@ -83,12 +83,8 @@ pub fn verify(io: &Arc<dyn FileIo>) -> Result<VerifyReport, String> {
 /// Relation files: names made of a relfilenode, an optional fork suffix and an
 /// optional `.segno`.
 fn relation_files(io: &dyn FileIo) -> Vec<PathBuf> {
-    let mut dirs = vec![PathBuf::from("global")];
-    for db in io.list_dir(Path::new("base")).unwrap_or_default() {
-        dirs.push(Path::new("base").join(db));
-    }
     let mut files = Vec::new();
-    for dir in dirs {
+    for dir in relation_dirs(io) {
         for name in io.list_dir(&dir).unwrap_or_default() {
             if name.chars().next().is_some_and(|c| c.is_ascii_digit()) {
                 files.push(dir.join(name));

@@ -23,7 +23,7 @@
 //! then writes the remaining replayed pages through the caller's pool, which flushes
 //! the real WAL (already durable up to the end of replay).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,7 +31,7 @@ use std::time::Instant;
 use crate::access::heap::heap_wal::heap_redo;
 use crate::error::{sqlstate, QuillError, QuillResult};
 use crate::storage::buffer::{BufferPool, WalFlusher};
-use crate::storage::file_io::{FileIo, OpenMode};
+use crate::storage::file_io::{relation_dirs, sync_files_in, FileIo, OpenMode};
 use crate::txn::clog::Clog;
 use crate::wal::checkpoint::{create_checkpoint, CheckpointReason, CheckpointRequest};
 use crate::wal::control::{
@@ -356,26 +356,9 @@ fn replay(
 /// end-of-recovery checkpoint would then trust it. Making it durable first keeps
 /// "no page LSN beyond durable WAL" true if the machine crashes next.
 fn sync_data_directory(io: &dyn FileIo) -> QuillResult<()> {
-    let mut dirs = vec![
-        Path::new(WAL_DIR).to_path_buf(),
-        Path::new("global").to_path_buf(),
-        Path::new("pg_xact").to_path_buf(),
-    ];
-    for db in io.list_dir(Path::new("base")).unwrap_or_default() {
-        dirs.push(Path::new("base").join(db));
-    }
-    for dir in dirs {
-        for name in io.list_dir(&dir).unwrap_or_default() {
-            let path = dir.join(&name);
-            if let Ok(file) = io.open(&path, OpenMode::ReadOnly) {
-                file.sync_all().map_err(|e| {
-                    QuillError::io(&format!("could not fsync file \"{}\"", path.display()), &e)
-                })?;
-            }
-        }
-        let _ = io.sync_dir(&dir);
-    }
-    Ok(())
+    let mut dirs = vec![PathBuf::from(WAL_DIR), PathBuf::from("pg_xact")];
+    dirs.extend(relation_dirs(io));
+    sync_files_in(io, &dirs)
 }
 
 /// Zeroes WAL after `end` in its segment and removes every later segment, so nothing

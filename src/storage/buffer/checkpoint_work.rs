@@ -7,11 +7,9 @@
 //! so every write of a change older than the checkpoint's redo point — by the
 //! checkpointer or by a backend evicting a page — was recorded before it is taken.
 
-use std::path::Path;
-
 use super::BufferPool;
-use crate::error::{QuillError, QuillResult};
-use crate::storage::file_io::{FileIo, OpenMode};
+use crate::error::QuillResult;
+use crate::storage::file_io::{relation_dirs, sync_files_in};
 use crate::wal::checkpoint::CheckpointWork;
 
 impl CheckpointWork for BufferPool {
@@ -22,30 +20,12 @@ impl CheckpointWork for BufferPool {
     fn sync_data_files(&self) -> QuillResult<()> {
         let pending = self.take_pending_syncs();
         if pending.sync_everything {
-            return sync_all_relation_files(self.smgr().file_io().as_ref());
+            let io = self.smgr().file_io().as_ref();
+            return sync_files_in(io, &relation_dirs(io));
         }
         for (rel, fork) in pending.files {
             self.smgr().sync(rel, fork)?;
         }
         Ok(())
     }
-}
-
-/// fsyncs every file under `base/*/` and `global/` (the pending set overflowed).
-fn sync_all_relation_files(io: &dyn FileIo) -> QuillResult<()> {
-    let mut dirs = vec![Path::new("global").to_path_buf()];
-    for db in io.list_dir(Path::new("base")).unwrap_or_default() {
-        dirs.push(Path::new("base").join(db));
-    }
-    for dir in dirs {
-        for name in io.list_dir(&dir).unwrap_or_default() {
-            let path = dir.join(&name);
-            if let Ok(file) = io.open(&path, OpenMode::ReadWrite) {
-                file.sync_data().map_err(|e| {
-                    QuillError::io(&format!("could not fsync file \"{}\"", path.display()), &e)
-                })?;
-            }
-        }
-    }
-    Ok(())
 }
