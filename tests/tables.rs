@@ -163,3 +163,62 @@ fn a_rolled_back_create_table_is_forgotten_by_its_own_session() {
     client.batch_execute("create table gone (id int4)").unwrap();
     assert!(rows(&mut client, "select * from gone").is_empty());
 }
+
+/// PostgreSQL's implicit transaction block: the statements of one Query message
+/// commit together, an error undoes all of them, BEGIN makes the block explicit,
+/// and a COMMIT inside it commits what came before (the rest starts a new block).
+#[test]
+fn statements_of_one_query_message_form_one_implicit_transaction() {
+    let server = TestServer::start();
+    let mut client = server.connect();
+    let mut other = server.connect();
+    client.batch_execute("create table m (a int4)").unwrap();
+
+    // An error in the last statement undoes the earlier inserts of the message.
+    let error = client
+        .batch_execute("insert into m values (1); insert into m values (2); select 1/0")
+        .unwrap_err();
+    assert_eq!(
+        common::sqlstate(&error).as_deref(),
+        Some("22012"),
+        "{error}"
+    );
+    assert!(rows(&mut other, "select a from m").is_empty());
+
+    // Statements after an error are not run at all.
+    client
+        .batch_execute("insert into m values (3); select 1/0; insert into m values (4)")
+        .unwrap_err();
+    assert!(rows(&mut other, "select a from m").is_empty());
+
+    // COMMIT inside the block commits the part before it; the error then undoes
+    // only the part after it.
+    client
+        .batch_execute("insert into m values (5); commit; insert into m values (6); select 1/0")
+        .unwrap_err();
+    assert_eq!(rows(&mut other, "select a from m"), vec![some(&["5"])]);
+
+    // A successful message commits once, after its last statement.
+    client
+        .batch_execute("insert into m values (7); insert into m values (8)")
+        .unwrap();
+    assert_eq!(
+        rows(&mut other, "select a from m"),
+        vec![some(&["5"]), some(&["7"]), some(&["8"])]
+    );
+
+    // BEGIN makes the block explicit: the first insert is part of the open
+    // transaction, invisible to others until COMMIT, and gone after ROLLBACK.
+    client
+        .batch_execute("insert into m values (9); begin; insert into m values (10)")
+        .unwrap();
+    assert_eq!(rows(&mut other, "select a from m").len(), 3);
+    client.batch_execute("rollback").unwrap();
+    assert_eq!(rows(&mut other, "select a from m").len(), 3);
+
+    // A setting changed in a failed message is undone; one before a COMMIT stays.
+    client
+        .batch_execute("set work_mem = '2MB'; commit; set work_mem = '3MB'; select 1/0")
+        .unwrap_err();
+    assert_eq!(common::first_value(&mut client, "show work_mem"), "2MB");
+}

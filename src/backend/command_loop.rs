@@ -129,11 +129,25 @@ fn simple_query(conn: &mut Connection, session: &mut Session, text: &str) -> Opt
         conn.send(messages::empty_query_response());
         return None;
     }
-    // Several statements in one Query message run as one implicit transaction: an
-    // error undoes what the earlier ones changed (settings, for now).
-    let implicit_block = statements.len() > 1 && session.txn_status() == TxnStatus::Idle;
-    let config_at_start = implicit_block.then(|| session.config().clone());
-    for statement in &statements {
+    // Several statements in one Query message run as one implicit transaction.
+    let multi = statements.len() > 1;
+    let outcome = run_statements(conn, session, &statements, multi);
+    if multi {
+        session.leave_implicit_block();
+    }
+    outcome
+}
+
+fn run_statements(
+    conn: &mut Connection,
+    session: &mut Session,
+    statements: &[sql::Statement],
+    multi: bool,
+) -> Option<i32> {
+    for (i, statement) in statements.iter().enumerate() {
+        if multi {
+            session.enter_implicit_block(i + 1 < statements.len());
+        }
         let ends_block = matches!(
             statement.txn_command(),
             Some(TxnCommand::Commit | TxnCommand::Rollback)
@@ -186,12 +200,9 @@ fn simple_query(conn: &mut Connection, session: &mut Session, text: &str) -> Opt
             Err(error) => {
                 conn.send_error(&error);
                 session.statement_failed();
-                if let Some(config) = config_at_start {
-                    if session.txn_status() == TxnStatus::Idle {
-                        session.restore_config(config);
-                        for (name, value) in session.changed_reported_parameters() {
-                            conn.send(messages::parameter_status(&name, &value));
-                        }
+                if session.settings_generation() != generation {
+                    for (name, value) in session.changed_reported_parameters() {
+                        conn.send(messages::parameter_status(&name, &value));
                     }
                 }
                 return None;

@@ -6,6 +6,12 @@
 //! it makes it failed (`E`, only COMMIT/ROLLBACK accepted, COMMIT then reports
 //! ROLLBACK), and settings changed inside a block are undone if it rolls back; `SET
 //! LOCAL` changes last until the block ends.
+//!
+//! Several statements in one simple Query message form an implicit block, as in
+//! PostgreSQL: they commit together after the last one, an error rolls all of them
+//! back (settings included), BEGIN turns the implicit block into an explicit one,
+//! and COMMIT/ROLLBACK inside it end it with a warning, after which the following
+//! statements start a new implicit block.
 
 use super::storage::BackendStorage;
 use crate::backend::interrupts;
@@ -41,6 +47,12 @@ pub struct Session {
     txn: TxnStatus,
     /// Settings at BEGIN, restored on ROLLBACK.
     config_at_begin: Option<Config>,
+    /// Settings when the current implicit block (several statements in one Query
+    /// message, outside an explicit block) began; `None` outside one.
+    config_at_implicit_start: Option<Config>,
+    /// Whether the implicit block goes on after the statement now running (false
+    /// for the message's last statement, which commits it).
+    implicit_continues: bool,
     /// Names changed with SET LOCAL in the current block.
     local_settings: Vec<String>,
     /// Notices raised while a statement ran, sent before its result.
@@ -70,6 +82,8 @@ impl Session {
             config,
             txn: TxnStatus::Idle,
             config_at_begin: None,
+            config_at_implicit_start: None,
+            implicit_continues: false,
             local_settings: Vec::new(),
             pending_notices: Vec::new(),
             settings_generation: 0,
@@ -133,13 +147,43 @@ impl Session {
         self.storage = Some(storage);
     }
 
+    /// Before each statement of a Query message with several statements:
+    /// `continues` says whether more statements of the message follow, so the
+    /// implicit block must stay open after this one.
+    pub fn enter_implicit_block(&mut self, continues: bool) {
+        if self.txn != TxnStatus::Idle {
+            self.implicit_continues = false;
+            return;
+        }
+        if self.config_at_implicit_start.is_none() {
+            self.config_at_implicit_start = Some(self.config.clone());
+        }
+        self.implicit_continues = continues;
+    }
+
+    /// The Query message is done: no implicit block outlives it.
+    pub fn leave_implicit_block(&mut self) {
+        self.config_at_implicit_start = None;
+        self.implicit_continues = false;
+    }
+
+    fn in_implicit_block(&self) -> bool {
+        self.txn == TxnStatus::Idle && self.config_at_implicit_start.is_some()
+    }
+
     /// A statement finished (successfully or not). Outside a transaction block it
-    /// was its own transaction: commit it, or abort it after an error.
+    /// was its own transaction, or the last of an implicit block: commit it, or
+    /// abort it after an error (an implicit block's settings are undone too).
     pub fn end_statement(&mut self, succeeded: bool) -> QuillResult<()> {
         let in_block = self.txn != TxnStatus::Idle;
+        let implicit = self.in_implicit_block();
+        let keep_open = in_block || (succeeded && implicit && self.implicit_continues);
+        if !keep_open && implicit {
+            self.end_implicit_block(succeeded);
+        }
         let synchronous = self.config.synchronous_commit();
         if let Some(storage) = self.storage.as_mut() {
-            if in_block {
+            if keep_open {
                 storage.next_command();
             } else {
                 storage.finish_transaction(succeeded, synchronous)?;
@@ -148,18 +192,31 @@ impl Session {
         Ok(())
     }
 
+    /// Ends an implicit block's settings: on commit SET LOCAL values revert, on
+    /// abort every change since the block began does. A block that may follow in
+    /// the same message starts from the settings as they are now.
+    fn end_implicit_block(&mut self, commit: bool) {
+        let Some(at_start) = self.config_at_implicit_start.take() else {
+            return;
+        };
+        if commit {
+            for name in std::mem::take(&mut self.local_settings) {
+                self.config.restore_setting(&name, &at_start);
+            }
+        } else {
+            self.config = at_start;
+        }
+        self.local_settings.clear();
+        self.settings_generation += 1;
+        self.config_at_implicit_start = Some(self.config.clone());
+    }
+
     fn finish_block(&mut self, commit: bool) -> QuillResult<()> {
         let synchronous = self.config.synchronous_commit();
         match self.storage.as_mut() {
             Some(storage) => storage.finish_transaction(commit, synchronous),
             None => Ok(()),
         }
-    }
-
-    /// Undoes setting changes of an implicit transaction that failed.
-    pub fn restore_config(&mut self, config: Config) {
-        self.config = config;
-        self.settings_generation += 1;
     }
 
     /// Changes whenever a setting may have changed.
@@ -319,7 +376,7 @@ impl SessionContext for Session {
 
     fn set_setting(&mut self, name: &str, value: Option<&str>, is_local: bool) -> QuillResult<()> {
         self.settings_generation += 1;
-        if is_local && self.txn == TxnStatus::Idle {
+        if is_local && self.txn == TxnStatus::Idle && !self.in_implicit_block() {
             self.warn(
                 sqlstate::NO_ACTIVE_SQL_TRANSACTION,
                 "SET LOCAL can only be used in transaction blocks",
@@ -361,8 +418,14 @@ impl SessionContext for Session {
         match cmd {
             TxnCommand::Begin => {
                 if self.txn == TxnStatus::Idle {
+                    // BEGIN inside an implicit block makes it explicit: what the
+                    // earlier statements of the message did belongs to it.
+                    let at_begin = self
+                        .config_at_implicit_start
+                        .take()
+                        .unwrap_or_else(|| self.config.clone());
                     self.txn = TxnStatus::InBlock;
-                    self.config_at_begin = Some(self.config.clone());
+                    self.config_at_begin = Some(at_begin);
                 } else {
                     self.warn(
                         sqlstate::ACTIVE_SQL_TRANSACTION,
@@ -373,10 +436,14 @@ impl SessionContext for Session {
             }
             TxnCommand::Commit => match self.txn {
                 TxnStatus::Idle => {
+                    // Outside any block there is nothing to commit; inside an
+                    // implicit one, it commits what the message did so far.
                     self.warn(
                         sqlstate::NO_ACTIVE_SQL_TRANSACTION,
                         "there is no transaction in progress",
                     );
+                    self.end_implicit_block(true);
+                    self.finish_block(true)?;
                     Ok("COMMIT".into())
                 }
                 TxnStatus::InBlock => {
@@ -396,6 +463,8 @@ impl SessionContext for Session {
                         sqlstate::NO_ACTIVE_SQL_TRANSACTION,
                         "there is no transaction in progress",
                     );
+                    self.end_implicit_block(false);
+                    self.finish_block(false)?;
                 } else {
                     self.end_block(false);
                     self.finish_block(false)?;
