@@ -3,7 +3,6 @@
 //! visibility rules. Crash and multi-process tests are in `tests_crash.rs`.
 
 use std::collections::HashMap;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,14 +16,15 @@ use crate::access::heap::tuple::{HeapTupleHeader, TransactionId};
 use crate::access::heap::visibility::{heap_tuple_satisfies_mvcc, XidStatus, XidStatusOracle};
 use crate::shmem::procarray::ProcSlot;
 use crate::shmem::TestSegment;
+use crate::storage::buffer::test_support::ObservedIo;
 use crate::storage::fault::{SimulatedDisk, XorShift64Star};
-use crate::storage::file_io::{FileIo, IoFile, OpenMode};
+use crate::storage::file_io::FileIo;
 use crate::wal::record::DecodedRecord;
 
 // ---------------------------------------------------------------- fixtures
 
 /// A WAL that keeps records in memory: LSNs grow by the record length; `flush`
-/// raises the flushed position (shared with [`RecordingIo`]) and is logged.
+/// raises the flushed position (shared with [`recording_io`]) and is logged.
 pub(super) struct FakeWal {
     pub state: Mutex<FakeWalState>,
     pub flushed: Arc<AtomicU64>,
@@ -85,7 +85,7 @@ impl WalInsert for FakeWal {
     }
 }
 
-/// One clog page write seen by [`RecordingIo`]: where, what, and how far WAL was
+/// One clog page write seen by [`recording_io`]: where, what, and how far WAL was
 /// flushed at that moment.
 #[derive(Clone)]
 struct PageWrite {
@@ -96,73 +96,22 @@ struct PageWrite {
 }
 
 /// A [`FileIo`] that records every write together with the fake WAL's flushed position.
-struct RecordingIo {
+fn recording_io(
     inner: Arc<dyn FileIo>,
     flushed: Arc<AtomicU64>,
     writes: Arc<Mutex<Vec<PageWrite>>>,
-}
-
-struct RecordingFile {
-    inner: Box<dyn IoFile>,
-    path: PathBuf,
-    flushed: Arc<AtomicU64>,
-    writes: Arc<Mutex<Vec<PageWrite>>>,
-}
-
-impl FileIo for RecordingIo {
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn IoFile>> {
-        Ok(Box::new(RecordingFile {
-            inner: self.inner.open(path, mode)?,
-            path: path.to_path_buf(),
-            flushed: Arc::clone(&self.flushed),
-            writes: Arc::clone(&self.writes),
-        }))
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.inner.sync_dir(dir)
-    }
-    fn exists(&self, path: &Path) -> bool {
-        self.inner.exists(path)
-    }
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
-        self.inner.list_dir(dir)
-    }
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        self.inner.create_dir_all(dir)
-    }
-}
-
-impl IoFile for RecordingFile {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.writes.lock().unwrap().push(PageWrite {
-            path: self.path.clone(),
-            offset,
-            bytes: buf.to_vec(),
-            flushed_at: self.flushed.load(Ordering::SeqCst),
-        });
-        self.inner.write_all_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.inner.sync_data()
-    }
-    fn sync_all(&self) -> io::Result<()> {
-        self.inner.sync_all()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len_bytes: u64) -> io::Result<()> {
-        self.inner.set_len(len_bytes)
-    }
+) -> Arc<dyn FileIo> {
+    Arc::new(ObservedIo::with_write_hook(
+        inner,
+        Arc::new(move |path: &Path, offset: u64, buf: &[u8]| {
+            writes.lock().unwrap().push(PageWrite {
+                path: path.to_path_buf(),
+                offset,
+                bytes: buf.to_vec(),
+                flushed_at: flushed.load(Ordering::SeqCst),
+            });
+        }),
+    ))
 }
 
 /// A fresh zeroed [`TxnShared`] (leaked: shared memory lives for the process).
@@ -321,11 +270,7 @@ fn clog_page_is_never_written_before_wal_of_its_commits_is_flushed() {
         let (_disk, inner) = new_disk();
         let wal = FakeWal::new();
         let writes = Arc::new(Mutex::new(Vec::new()));
-        let io: Arc<dyn FileIo> = Arc::new(RecordingIo {
-            inner,
-            flushed: Arc::clone(&wal.flushed),
-            writes: Arc::clone(&writes),
-        });
+        let io = recording_io(inner, Arc::clone(&wal.flushed), Arc::clone(&writes));
         let clog = Clog::attach(&new_txn_shared().clog, io, wal.clone());
         let pages = 40u32;
         for page in 1..pages {

@@ -83,20 +83,39 @@ impl WalFlusher for TestFlusher {
     }
 }
 
-/// Wraps a [`FileIo`]: logs every page-sized write (with the page's `pd_lsn`) to `log`,
-/// counts reads, and sleeps `read_delay` in each read (to widen races).
+/// Called with (path, offset, bytes) before each write an [`ObservedIo`] passes on.
+pub(crate) type WriteHook = Arc<dyn Fn(&Path, u64, &[u8]) + Send + Sync>;
+
+/// Wraps a [`FileIo`]: shows every write to a hook, counts reads, and sleeps
+/// `read_delay` in each read (to widen races).
 pub(crate) struct ObservedIo {
     inner: Arc<dyn FileIo>,
-    pub(crate) log: EventLog,
+    on_write: WriteHook,
     pub(crate) reads: Arc<AtomicUsize>,
     pub(crate) read_delay: Duration,
 }
 
 impl ObservedIo {
+    /// Logs every page-sized write, with the page's `pd_lsn`, to `log`.
     pub(crate) fn new(inner: Arc<dyn FileIo>, log: EventLog) -> ObservedIo {
+        ObservedIo::with_write_hook(
+            inner,
+            Arc::new(move |path: &Path, offset: u64, buf: &[u8]| {
+                if let Ok(page) = <&PageBytes>::try_from(buf) {
+                    log.lock().unwrap().push(Event::Write {
+                        path: path.to_path_buf(),
+                        offset,
+                        page_lsn: Page::new(page).lsn(),
+                    });
+                }
+            }),
+        )
+    }
+
+    pub(crate) fn with_write_hook(inner: Arc<dyn FileIo>, on_write: WriteHook) -> ObservedIo {
         ObservedIo {
             inner,
-            log,
+            on_write,
             reads: Arc::new(AtomicUsize::new(0)),
             read_delay: Duration::ZERO,
         }
@@ -106,7 +125,7 @@ impl ObservedIo {
 struct ObservedFile {
     inner: Box<dyn IoFile>,
     path: PathBuf,
-    log: EventLog,
+    on_write: WriteHook,
     reads: Arc<AtomicUsize>,
     read_delay: Duration,
 }
@@ -116,7 +135,7 @@ impl FileIo for ObservedIo {
         Ok(Box::new(ObservedFile {
             inner: self.inner.open(path, mode)?,
             path: path.to_path_buf(),
-            log: Arc::clone(&self.log),
+            on_write: Arc::clone(&self.on_write),
             reads: Arc::clone(&self.reads),
             read_delay: self.read_delay,
         }))
@@ -150,13 +169,7 @@ impl IoFile for ObservedFile {
         self.inner.read_at(buf, offset)
     }
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        if let Ok(page) = <&PageBytes>::try_from(buf) {
-            self.log.lock().unwrap().push(Event::Write {
-                path: self.path.clone(),
-                offset,
-                page_lsn: Page::new(page).lsn(),
-            });
-        }
+        (self.on_write)(&self.path, offset, buf);
         self.inner.write_all_at(buf, offset)
     }
     fn sync_data(&self) -> io::Result<()> {
