@@ -143,6 +143,40 @@ impl Drop for PidFile {
     }
 }
 
+/// Takes the data directory's process interlock: an exclusive `flock` on the data
+/// directory itself, held through an open descriptor that every child inherits. The
+/// kernel releases it only when the last process of this server has exited, so a new
+/// postmaster cannot start while a process of an old one (for instance a backend that
+/// outlived a killed postmaster) could still write WAL or data pages. This is what
+/// PostgreSQL's check of the old shared memory segment's attach count does.
+///
+/// The descriptor is deliberately leaked: it must stay open for the postmaster's life
+/// and in every child, and it is never unlocked explicitly (closing it in one process
+/// must not release the others).
+pub fn hold_data_directory_interlock(data_dir: &Path) -> Result<(), String> {
+    use nix::fcntl::{Flock, FlockArg};
+    let dir = fs::File::open(data_dir).map_err(|e| {
+        format!(
+            "could not open data directory \"{}\": {e}",
+            data_dir.display()
+        )
+    })?;
+    match Flock::lock(dir, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => {
+            std::mem::forget(lock);
+            Ok(())
+        }
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(format!(
+            "pre-existing shared memory block is still in use\nHINT:  Terminate any old server processes associated with data directory \"{}\".",
+            data_dir.display()
+        )),
+        Err((_, e)) => Err(format!(
+            "could not lock data directory \"{}\": {e}",
+            data_dir.display()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +199,20 @@ mod tests {
         assert!(err.contains("already exists"), "{err}");
         assert!(
             err.contains("Is another postmaster (PID 1) running"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn interlock_is_held_by_children_and_released_when_the_last_exits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        // The lock belongs to the open descriptor, so a second descriptor in this
+        // process conflicts just as another process would.
+        hold_data_directory_interlock(&path).unwrap();
+        let err = hold_data_directory_interlock(&path).unwrap_err();
+        assert!(
+            err.starts_with("pre-existing shared memory block is still in use"),
             "{err}"
         );
     }

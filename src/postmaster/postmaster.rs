@@ -80,6 +80,8 @@ enum State {
 }
 
 struct Postmaster {
+    /// The postmaster's own pid, which a forked child checks against its parent.
+    pid: i32,
     data_dir: PathBuf,
     overrides: Vec<(String, String)>,
     config: Config,
@@ -181,6 +183,7 @@ impl Postmaster {
             return Err("no socket created for listening".into());
         }
 
+        pidfile::hold_data_directory_interlock(&data_dir)?;
         let max_connections = config.max_connections();
         shmem::create(ShmemLayout::compute(
             max_connections,
@@ -192,6 +195,7 @@ impl Postmaster {
             .map_err(|e| format!("could not install signal handlers: {e}"))?;
 
         let mut postmaster = Postmaster {
+            pid: std::process::id() as i32,
             data_dir,
             overrides,
             config,
@@ -517,7 +521,7 @@ impl Postmaster {
         // a consistent copy of every lock and allocator state.
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
-                self.close_postmaster_fds_in_child();
+                self.prepare_child();
                 backend::backend_main(stream, launch)
             }
             Ok(ForkResult::Parent { child }) => {
@@ -572,7 +576,7 @@ impl Postmaster {
         // SAFETY: the postmaster is single-threaded (rule 1).
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
-                self.close_postmaster_fds_in_child();
+                self.prepare_child();
                 let config = self.config.clone();
                 let data_dir = self.data_dir.clone();
                 match role {
@@ -594,8 +598,18 @@ impl Postmaster {
         }
     }
 
-    /// A forked child must not hold the postmaster's sockets or self-pipe.
-    fn close_postmaster_fds_in_child(&self) {
+    /// First thing in a forked child: it must not outlive the postmaster (a child
+    /// left running could go on writing WAL and data pages behind a new server's
+    /// back; PostgreSQL's children exit on postmaster death too), and must not hold
+    /// the postmaster's sockets or self-pipe.
+    fn prepare_child(&self) {
+        // The kernel kills the child when the postmaster dies. If the postmaster
+        // died before the request was made, the parent is already someone else.
+        if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err()
+            || nix::unistd::getppid().as_raw() != self.pid
+        {
+            std::process::exit(1);
+        }
         for listener in &self.listeners {
             let _ = nix::unistd::close(listener.raw_fd());
         }
