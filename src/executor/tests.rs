@@ -1,5 +1,7 @@
-//! CREATE TABLE / INSERT / SELECT against a real WAL, buffer pool, catalogs and clog
-//! over a `SimulatedDisk` (the heap tests' harness).
+//! CREATE TABLE / INSERT / SELECT / UPDATE / DELETE against a real WAL, buffer
+//! pool, catalogs and clog over a `SimulatedDisk` (the heap tests' harness).
+//! Concurrent writers are simulated: a transaction's wait for another one runs a
+//! hook that ends the other one (commit or abort) in clog.
 
 use std::sync::Arc;
 
@@ -29,26 +31,55 @@ fn server() -> Server {
     Server { node, clog }
 }
 
+/// What a simulated wait does: given the holder's xid, end it (or fail).
+type WaitHook<'h> = Box<dyn FnMut(u32) -> QuillResult<()> + 'h>;
+
 /// A transaction with a fixed xid, assigned on first write.
-struct Txn {
+struct Txn<'h> {
     xid: u32,
     assigned: bool,
     cid: u32,
+    /// Runs when the transaction would wait for another one; None: 40001.
+    on_wait: Option<WaitHook<'h>>,
+    /// The xids it waited for, in order.
+    waited_for: Vec<u32>,
 }
 
-impl XidSource for Txn {
+impl XidSource for Txn<'_> {
     fn ensure_xid(&mut self) -> QuillResult<u32> {
         self.assigned = true;
         Ok(self.xid)
     }
+
+    fn wait_for_xid(
+        &mut self,
+        my_xid: u32,
+        xid: u32,
+        _session: &mut dyn SessionContext,
+    ) -> QuillResult<()> {
+        assert_eq!(my_xid, self.xid);
+        self.waited_for.push(xid);
+        match self.on_wait.as_mut() {
+            Some(hook) => hook(xid),
+            None => Err(serialization_failure()),
+        }
+    }
 }
 
-impl Txn {
-    fn new(xid: u32) -> Txn {
+impl<'h> Txn<'h> {
+    fn new(xid: u32) -> Txn<'h> {
         Txn {
             xid,
             assigned: false,
             cid: 0,
+            on_wait: None,
+            waited_for: Vec::new(),
+        }
+    }
+
+    fn abort(self, s: &Server) {
+        if self.assigned {
+            crate::txn::xact::abort(self.xid, s.node.wal.as_ref(), &s.clog).unwrap();
         }
     }
 
@@ -57,6 +88,46 @@ impl Txn {
             crate::txn::xact::commit(self.xid, s.node.wal.as_ref(), &s.clog, true).unwrap();
         }
     }
+}
+
+/// The session functions see: fixed names, no settings but extra_float_digits.
+struct ExecSession;
+
+impl SessionContext for ExecSession {
+    fn current_user(&self) -> &str {
+        "alice"
+    }
+    fn current_database(&self) -> &str {
+        "bank"
+    }
+    fn backend_pid(&self) -> i32 {
+        4242
+    }
+    fn check_for_interrupts(&mut self) -> QuillResult<()> {
+        Ok(())
+    }
+    fn show_setting(&self, name: &str) -> QuillResult<String> {
+        match name {
+            "extra_float_digits" => Ok("1".into()),
+            _ => Err(QuillError::new(
+                sqlstate::UNDEFINED_OBJECT,
+                format!("unrecognized configuration parameter \"{name}\""),
+            )),
+        }
+    }
+    fn show_all_settings(&self) -> Vec<(String, String, String)> {
+        Vec::new()
+    }
+    fn set_setting(&mut self, _: &str, _: Option<&str>, _: bool) -> QuillResult<()> {
+        Err(QuillError::feature_not_supported("SET in executor tests"))
+    }
+    fn reset_setting(&mut self, _: &str) -> QuillResult<()> {
+        Ok(())
+    }
+    fn transaction_command(&mut self, _: crate::sql::TxnCommand) -> QuillResult<String> {
+        Err(QuillError::feature_not_supported("BEGIN in executor tests"))
+    }
+    fn notice(&mut self, _: &'static str, _: &'static str, _: String) {}
 }
 
 fn snapshot(running: &[u32]) -> Snapshot {
@@ -88,7 +159,8 @@ fn run_with(s: &Server, txn: &mut Txn, snap: &Snapshot, sql: &str) -> QuillResul
         query: sql,
         catalog_cache: &cache,
     };
-    let result = execute_storage_statement(node, &ctx, txn, OutputFormat::DEFAULT);
+    let mut session = ExecSession;
+    let result = execute_storage_statement(node, &ctx, txn, &mut session, OutputFormat::DEFAULT);
     txn.cid += 1;
     result
 }
@@ -277,8 +349,11 @@ fn errors_match_postgres() {
         )
     );
     assert_eq!(
-        err(run(&s, &mut t, "SELECT * FROM t WHERE a = 1")),
-        ("0A000", "WHERE is not supported yet".into())
+        err(run(&s, &mut t, "SELECT * FROM t WHERE a")),
+        (
+            "42804",
+            "argument of WHERE must be type boolean, not type integer".into()
+        )
     );
     assert_eq!(
         err(run(&s, &mut t, "INSERT INTO t VALUES ('x', 'y')")),

@@ -48,20 +48,21 @@
 //! Callers: the backend's command loop (`crate::backend`). This module calls
 //! nothing below it yet.
 
-mod analyze;
-mod arith;
-mod cast;
+pub(crate) mod analyze;
+pub(crate) mod arith;
+pub(crate) mod cast;
 mod coerce;
-mod colname;
+pub(crate) mod colname;
 mod digits;
-mod eval;
-mod expr;
+pub(crate) mod eval;
+pub(crate) mod expr;
 pub mod float;
 mod funcs;
 pub mod numeric;
 mod operators;
 mod parse;
-mod select;
+pub(crate) mod scope;
+pub(crate) mod select;
 mod tags;
 pub mod types;
 mod utility;
@@ -133,8 +134,10 @@ pub trait SessionContext {
         false
     }
 
-    /// Runs a statement that reads or writes tables (CREATE TABLE, INSERT, SELECT
-    /// with FROM) through the session's storage; sessions without storage refuse.
+    /// Runs a statement that reads or writes tables (CREATE TABLE, INSERT, UPDATE,
+    /// DELETE, SELECT with FROM) through the session's storage; sessions without
+    /// storage refuse. The executor evaluates expressions through this same session
+    /// (functions, settings, interrupts while it waits for a row).
     fn run_storage_statement(
         &mut self,
         stmt: &Statement,
@@ -209,7 +212,12 @@ pub fn execute(stmt: &Statement, ctx: &mut dyn SessionContext) -> QuillResult<Qu
             let format = output_format(ctx)?;
             ctx.run_storage_statement(stmt, format)
         }
-        NodeEnum::CreateStmt(_) | NodeEnum::InsertStmt(_) if ctx.has_storage() => {
+        NodeEnum::CreateStmt(_)
+        | NodeEnum::InsertStmt(_)
+        | NodeEnum::UpdateStmt(_)
+        | NodeEnum::DeleteStmt(_)
+            if ctx.has_storage() =>
+        {
             let format = output_format(ctx)?;
             ctx.run_storage_statement(stmt, format)
         }

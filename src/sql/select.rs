@@ -91,7 +91,7 @@ pub fn execute(
 }
 
 /// Evaluates a LIMIT/OFFSET count: NULL means none; negative is an error.
-fn row_count(
+pub(crate) fn row_count(
     expr: Option<&Expr>,
     ctx: &mut dyn SessionContext,
     format: OutputFormat,
@@ -150,7 +150,7 @@ fn analyze(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<SelectPlan> {
     })
 }
 
-fn reject_unsupported(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<()> {
+pub(crate) fn reject_unsupported(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<()> {
     let unsupported = |what: &str| Err(an.unsupported(what, -1));
     let unsupported_plural = |what: &str| Err(an.unsupported_plural(what, -1));
     if s.with_clause.is_some() {
@@ -261,7 +261,7 @@ fn order_by_item(an: &Analyzer, sort: &Node, targets: &[(String, Expr)]) -> Quil
 }
 
 /// PostgreSQL's `transformLimitClause`: the count must become bigint.
-fn limit_clause(
+pub(crate) fn limit_clause(
     an: &Analyzer,
     node: &Option<Box<Node>>,
     clause: &str,
