@@ -299,7 +299,16 @@ impl Folder<'_> {
             }
             _ => all_const,
         };
-        if foldable {
+        if foldable && !all_const {
+            // A strict node with a NULL constant operand is NULL, whatever its
+            // other operands (which may read columns) are.
+            Ok(Expr::constant(
+                Datum::Null,
+                expr.ty,
+                expr.typmod,
+                expr.location,
+            ))
+        } else if foldable {
             self.constant(&expr)
         } else {
             Ok(expr)
