@@ -272,7 +272,6 @@ impl Modifier<'_, '_> {
         let ctx = self.ctx;
         let node = self.table.node(ctx);
         loop {
-            let xid = self.ensure_xid(xids)?;
             let result = match self.action {
                 Action::Update(sets) => {
                     let mut new_row = row.clone();
@@ -280,6 +279,7 @@ impl Modifier<'_, '_> {
                         new_row[*i] = eval_row(expr, &row, session, self.format)?;
                     }
                     self.table.check_not_null(&new_row, self.format)?;
+                    let xid = self.ensure_xid(xids)?;
                     let tuple = self.table.form(&new_row, xid, ctx.cid)?;
                     heap_update(
                         ctx.pool,
@@ -297,7 +297,7 @@ impl Modifier<'_, '_> {
                     ctx.wal,
                     node,
                     tid,
-                    xid,
+                    self.ensure_xid(xids)?,
                     ctx.cid,
                     self.oracle,
                     ctx.full_page_writes,
@@ -310,6 +310,7 @@ impl Modifier<'_, '_> {
                     return Err(QuillError::internal("attempted to update invisible tuple"))
                 }
                 HeapUpdateResult::BeingModified(holder) => {
+                    let xid = self.ensure_xid(xids)?;
                     xids.wait_for_xid(xid, holder, session)?;
                 }
                 HeapUpdateResult::Updated(newer) => {
