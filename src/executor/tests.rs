@@ -698,32 +698,25 @@ fn concurrent_update(commit: bool, second_sql: &str) -> (Server, Vec<u32>, Strin
     table_with_rows(&s);
     let mut first = Txn::new(101);
     run(&s, &mut first, "UPDATE t SET v = v + 1 WHERE id = 1").unwrap();
-    let waited_for;
-    {
-        let server = &s;
-        let mut second = Txn::new(102);
-        second.on_wait = Some(Box::new(move |holder| {
-            assert_eq!(holder, 101);
-            if commit {
-                crate::txn::xact::commit(101, server.node.wal.as_ref(), &server.clog, true)
-                    .map(|_| ())
-            } else {
-                crate::txn::xact::abort(101, server.node.wal.as_ref(), &server.clog).map(|_| ())
-            }
-        }));
-        let tag = run_with(&s, &mut second, &snapshot(&[101]), second_sql)
-            .unwrap()
-            .tag;
-        waited_for = std::mem::take(&mut second.waited_for);
-        second.commit(&s);
-        let mut reader = Txn::new(103);
-        let v = values(&s, &mut reader, "SELECT v FROM t WHERE id = 1");
-        return (
-            s,
-            waited_for,
-            format!("{tag}: {}", v[0][0].clone().unwrap_or_default()),
-        );
-    }
+    let server = &s;
+    let mut second = Txn::new(102);
+    second.on_wait = Some(Box::new(move |holder| {
+        assert_eq!(holder, 101);
+        if commit {
+            crate::txn::xact::commit(101, server.node.wal.as_ref(), &server.clog, true).map(|_| ())
+        } else {
+            crate::txn::xact::abort(101, server.node.wal.as_ref(), &server.clog).map(|_| ())
+        }
+    }));
+    let tag = run_with(&s, &mut second, &snapshot(&[101]), second_sql)
+        .unwrap()
+        .tag;
+    let waited_for = std::mem::take(&mut second.waited_for);
+    second.commit(&s);
+    let mut reader = Txn::new(103);
+    let v = values(&s, &mut reader, "SELECT v FROM t WHERE id = 1");
+    let outcome = format!("{tag}: {}", v[0][0].clone().unwrap_or_default());
+    (s, waited_for, outcome)
 }
 
 #[test]

@@ -50,7 +50,10 @@ fn analyze(sql: &str) -> QuillResult<Expr> {
     analyze_in(&scope(None, true), sql)
 }
 
-fn analysis_error_in(scope: &Scope, sql: &str) -> (&'static str, String, Option<u32>, Option<String>) {
+fn analysis_error_in(
+    scope: &Scope,
+    sql: &str,
+) -> (&'static str, String, Option<u32>, Option<String>) {
     let e = analyze_in(scope, sql).unwrap_err();
     (e.sqlstate, e.message, e.position, e.hint)
 }
@@ -187,7 +190,12 @@ fn assignment_coercion_follows_postgres() {
         .coerce_for_assignment(e.clone(), SqlType::Int4, -1, "v")
         .unwrap_err();
     assert_eq!(
-        (err.sqlstate, err.message.as_str(), err.position, err.hint.as_deref()),
+        (
+            err.sqlstate,
+            err.message.as_str(),
+            err.position,
+            err.hint.as_deref()
+        ),
         (
             "42804",
             "column \"v\" is of type integer but expression is of type text",
@@ -219,8 +227,14 @@ fn folding_keeps_columns_and_evaluation_reads_the_row() {
     let e = analyze("select v = null from t").unwrap();
     let e = fold(e, &mut session, OutputFormat::DEFAULT).unwrap();
     assert_eq!(e.as_const(), Some(&Datum::Null));
-    assert_eq!(eval_over("select v * 2 + id from t", &row(1, Some(10), None)), "21");
-    assert_eq!(eval_over("select upper(s) || id from t", &row(7, None, Some("ab"))), "AB7");
+    assert_eq!(
+        eval_over("select v * 2 + id from t", &row(1, Some(10), None)),
+        "21"
+    );
+    assert_eq!(
+        eval_over("select upper(s) || id from t", &row(7, None, Some("ab"))),
+        "AB7"
+    );
 }
 
 #[test]
@@ -242,7 +256,11 @@ fn where_uses_three_valued_logic() {
         ("select * from t where v not in (1, null)", "NULL", "NULL"),
         ("select * from t where v between 5 and 15", "NULL", "t"),
         ("select * from t where v is distinct from 10", "t", "f"),
-        ("select * from t where case when v > 5 then true else false end", "f", "t"),
+        (
+            "select * from t where case when v > 5 then true else false end",
+            "f",
+            "t",
+        ),
     ];
     for (sql, on_null, on_ten) in cases {
         assert_eq!(
