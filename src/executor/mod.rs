@@ -297,8 +297,9 @@ pub(super) struct Table {
 }
 
 impl Table {
-    /// Looks the relation up under the statement's snapshot. `alias` is the name it
-    /// was given in the statement, if any.
+    /// Looks the relation up under the statement's snapshot; its alias (`FROM t AS
+    /// a`) comes from `rv`. `visible`: whether expressions may name its columns
+    /// (false for INSERT's target, as in PostgreSQL).
     pub(super) fn open(
         ctx: &StorageContext<'_>,
         rv: &protobuf::RangeVar,

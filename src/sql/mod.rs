@@ -1,6 +1,8 @@
 //! SQL: from query text to results (DESIGN.md §7), for the statements that need
-//! no storage yet — SELECT of expressions, SET/SHOW/RESET, and the
-//! transaction-block commands.
+//! no storage — SELECT of expressions, SET/SHOW/RESET, and the transaction-block
+//! commands — and the expression machinery the storage executor
+//! (`crate::executor`) uses for statements on tables, which [`execute`] hands to
+//! the session's storage.
 //!
 //! # What it owns
 //! * Parsing ([`parse_query`]): PostgreSQL's own grammar through `pg_query`,
@@ -12,7 +14,8 @@
 //!   functions. These do not depend on the parse tree; the storage layer
 //!   reuses them.
 //! * Expressions: analysis (`analyze.rs`, `coerce.rs`, `operators.rs`,
-//!   `funcs.rs`), constant folding and evaluation (`eval.rs`, `arith.rs`,
+//!   `funcs.rs`, and `scope.rs` for column references to the one relation a
+//!   statement names), constant folding and evaluation (`eval.rs`, `arith.rs`,
 //!   `cast.rs`), and output column names (`colname.rs`).
 //! * Statement execution ([`execute`]): `select.rs`, `utility.rs`, and the
 //!   command tags of everything else (`tags.rs`).
@@ -45,8 +48,11 @@
 //! 5. The session (settings, transaction block, cancel flag) lives behind
 //!    [`SessionContext`]; this module keeps no state between statements.
 //!
-//! Callers: the backend's command loop (`crate::backend`). This module calls
-//! nothing below it yet.
+//! Callers: the backend's command loop (`crate::backend`), and the storage
+//! executor (`crate::executor`), which analyzes and evaluates expressions over
+//! table rows with `analyze`, `scope`, `eval` and `colname`. This module calls
+//! nothing below it: table statements reach storage through
+//! [`SessionContext::run_storage_statement`].
 
 pub(crate) mod analyze;
 pub(crate) mod arith;

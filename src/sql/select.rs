@@ -2,9 +2,11 @@
 //! LIMIT/OFFSET in PostgreSQL's order (so the first error reported is the one
 //! PostgreSQL reports), fold constants, then produce zero or one row.
 //!
-//! There is no storage yet, so a FROM clause naming a table fails with
-//! PostgreSQL's "relation does not exist", and clauses that need real row sets
-//! (GROUP BY, set operations, WITH, …) are reported as not supported.
+//! A SELECT with FROM goes to the session's storage (`crate::executor`, which
+//! reuses [`limit_clause`], [`row_count`] and [`reject_unsupported`]); in a session
+//! without storage a FROM clause naming a table fails with PostgreSQL's "relation
+//! does not exist". Clauses that need real row sets (GROUP BY, set operations,
+//! WITH, …) are reported as not supported.
 
 use pg_query::protobuf::{self, a_const, SetOperation};
 use pg_query::{Node, NodeEnum};
