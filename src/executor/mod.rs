@@ -9,7 +9,7 @@
 //! ([`XidSource`]), and commits or aborts. This module only reads the catalogs under
 //! that snapshot, writes catalog and heap rows stamped with `(xid, cid)`, and formats
 //! results as PostgreSQL does (texts and SQLSTATEs). Expressions are analyzed and
-//! evaluated by `crate::sql` against the table's [`Scope`]; functions that need the
+//! evaluated by `crate::sql` against the table's `Scope`; functions that need the
 //! session (settings, `current_user`, interrupts) reach it through the
 //! [`SessionContext`] the caller passes.
 //!
@@ -27,7 +27,7 @@
 //! Not yet: DEFAULTs (DEFAULT in VALUES/SET means NULL, as for a column without
 //! one), constraints other than NOT NULL, joins, aggregates, `RETURNING`,
 //! `varchar(n)` enforcement after CREATE TABLE (pg_attribute.atttypmod is not
-//! written by the catalog yet, so stored columns have typmod -1: [`column_typmod`]),
+//! written by the catalog yet, so stored columns have typmod -1: `column_typmod`),
 //! numeric, float4 and char(n) columns.
 
 use pg_query::protobuf;
