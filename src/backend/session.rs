@@ -339,7 +339,9 @@ impl SessionContext for Session {
         format: crate::sql::OutputFormat,
     ) -> QuillResult<crate::sql::QueryResult> {
         let fpw = self.config.full_page_writes();
-        let Some(storage) = self.storage.as_mut() else {
+        // Taken out while the statement runs: the executor evaluates expressions
+        // through this session (functions, settings, interrupts).
+        let Some(storage) = self.storage.take() else {
             return Err(QuillError::feature_not_supported(format!(
                 "{} is not supported yet",
                 stmt.command_tag()
@@ -358,8 +360,11 @@ impl SessionContext for Session {
             query: stmt.query(),
             catalog_cache: &storage.catalog_cache,
         };
-        let mut xids = StorageXids(&*storage);
-        crate::executor::execute_storage_statement(stmt.node(), &ctx, &mut xids, format)
+        let mut xids = StorageXids(&storage);
+        let result =
+            crate::executor::execute_storage_statement(stmt.node(), &ctx, &mut xids, self, format);
+        self.storage = Some(storage);
+        result
     }
 
     fn check_for_interrupts(&mut self) -> QuillResult<()> {

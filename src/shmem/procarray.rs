@@ -38,6 +38,10 @@ pub struct ProcSlot {
     pub xmin: AtomicU32,
     /// Futex word the occupant sleeps on when it waits for a lock.
     pub wait_futex: AtomicU32,
+    /// The transaction whose end the occupant is waiting for (a row another
+    /// transaction is updating), 0 when not waiting. Written by the occupant only
+    /// (`crate::txn::wait`); read without a lock by other backends' deadlock checks.
+    pub waiting_for_xid: AtomicU32,
 }
 
 impl ProcSlot {
@@ -47,6 +51,7 @@ impl ProcSlot {
         self.kind.store(kind as u32, Ordering::Relaxed);
         self.xid.store(0, Ordering::Relaxed);
         self.xmin.store(0, Ordering::Relaxed);
+        self.waiting_for_xid.store(0, Ordering::Relaxed);
         // Release: a reader that sees the pid also sees the key and kind.
         self.pid
             .store(nix::unistd::getpid().as_raw(), Ordering::Release);
@@ -89,6 +94,7 @@ mod tests {
             xid: AtomicU32::new(0),
             xmin: AtomicU32::new(0),
             wait_futex: AtomicU32::new(0),
+            waiting_for_xid: AtomicU32::new(0),
         }
     }
 

@@ -7,7 +7,9 @@
 //! except literal input, which PostgreSQL also does while parsing — so
 //! `'abc'::int` fails here, with the literal's position, and `1/0` does not.
 //!
-//! There are no tables yet, so every column reference is an error.
+//! Column references resolve against the analyzer's optional [`Scope`] (one
+//! relation, `scope.rs`); without one every column reference is an error, as in a
+//! SELECT without FROM.
 
 use pg_query::protobuf::{self, a_const, BoolExprType, BoolTestType, NullTestType};
 use pg_query::{Node, NodeEnum};
@@ -15,6 +17,7 @@ use pg_query::{Node, NodeEnum};
 use super::expr::{BoolTest, Expr, ExprKind};
 use super::numeric::Numeric;
 use super::parse::char_position;
+use super::scope::Scope;
 use super::types::SqlType;
 use super::value::Datum;
 use crate::error::{sqlstate, QuillError, QuillResult};
@@ -23,6 +26,8 @@ use crate::error::{sqlstate, QuillError, QuillResult};
 pub struct Analyzer<'a> {
     /// The whole query string: node locations are byte offsets into it.
     query: &'a str,
+    /// The relation column references resolve against, if any.
+    scope: Option<&'a Scope>,
 }
 
 /// The location stored in a parse node, -1 if it has none.
@@ -79,7 +84,19 @@ pub fn str_value(node: &Node) -> &str {
 
 impl<'a> Analyzer<'a> {
     pub fn new(query: &'a str) -> Analyzer<'a> {
-        Analyzer { query }
+        Analyzer { query, scope: None }
+    }
+
+    /// An analyzer whose column references resolve against `scope`.
+    pub fn with_scope(query: &'a str, scope: &'a Scope) -> Analyzer<'a> {
+        Analyzer {
+            query,
+            scope: Some(scope),
+        }
+    }
+
+    pub fn scope(&self) -> Option<&'a Scope> {
+        self.scope
     }
 
     /// Adds the character position of byte `location` to `error`, unless it has
@@ -117,7 +134,7 @@ impl<'a> Analyzer<'a> {
         };
         match inner {
             NodeEnum::AConst(c) => self.constant(c),
-            NodeEnum::ColumnRef(c) => Err(self.column_ref_error(c)),
+            NodeEnum::ColumnRef(c) => self.column_ref(c),
             NodeEnum::ParamRef(p) => Err(self.at(
                 QuillError::new(
                     sqlstate::UNDEFINED_PARAMETER,
@@ -170,7 +187,8 @@ impl<'a> Analyzer<'a> {
         Ok(Expr::constant(datum, ty, -1, loc))
     }
 
-    fn column_ref_error(&self, c: &protobuf::ColumnRef) -> QuillError {
+    /// The error for a column reference when there is no relation to resolve it in.
+    pub(super) fn column_ref_error(&self, c: &protobuf::ColumnRef) -> QuillError {
         let names: Vec<&str> = c.fields.iter().map(str_value).collect();
         let star = c
             .fields

@@ -247,6 +247,41 @@ impl Analyzer<'_> {
         self.coerce(expr, ty, -1, CastContext::Implicit, location)
     }
 
+    /// PostgreSQL's `transformAssignedExpr`: converts a value for column `column`
+    /// of type `ty`/`typmod` (INSERT VALUES, UPDATE SET) with an assignment cast.
+    /// A string literal goes through the type's input function (errors carry its
+    /// position); the typmod (e.g. varchar's length) is applied later, when the
+    /// value is computed, so "value too long" has no position, as in PostgreSQL.
+    pub fn coerce_for_assignment(
+        &self,
+        expr: Expr,
+        ty: SqlType,
+        typmod: i32,
+        column: &str,
+    ) -> QuillResult<Expr> {
+        if expr.ty == SqlType::Unknown {
+            let location = expr.location;
+            let converted = self.coerce(expr, ty, -1, CastContext::Assignment, location)?;
+            return Ok(self.apply_typmod(converted, typmod, false));
+        }
+        if expr.ty != ty && !can_cast(expr.ty, ty, CastContext::Assignment) {
+            return Err(self.at(
+                QuillError::new(
+                    sqlstate::DATATYPE_MISMATCH,
+                    format!(
+                        "column \"{column}\" is of type {} but expression is of type {}",
+                        ty.display_name(),
+                        expr.ty.display_name()
+                    ),
+                )
+                .with_hint("You will need to rewrite or cast the expression."),
+                expr.location,
+            ));
+        }
+        let location = expr.location;
+        self.coerce(expr, ty, typmod, CastContext::Assignment, location)
+    }
+
     /// PostgreSQL's `coerce_to_boolean`: `construct` names the clause in the
     /// error ("WHERE", "AND", "CASE/WHEN").
     pub fn coerce_to_boolean(&self, expr: Expr, construct: &str) -> QuillResult<Expr> {

@@ -10,6 +10,9 @@
 //! condition is constant false is dropped without folding its result.
 //! Stable and volatile functions (`version()`, `pg_sleep`) are never folded.
 //!
+//! Column references ([`ExprKind::Column`]) are never folded: they are read from
+//! the row [`eval_row`] is given.
+//!
 //! Evaluation uses SQL's three-valued logic and short-circuits AND/OR/CASE/
 //! COALESCE left to right.
 //!
@@ -25,19 +28,33 @@ use super::value::{Datum, OutputFormat};
 use super::SessionContext;
 use crate::error::QuillResult;
 
-/// Computes an expression's value.
+/// Computes the value of an expression that reads no columns.
 pub fn eval(expr: &Expr, ctx: &mut dyn SessionContext, format: OutputFormat) -> QuillResult<Datum> {
+    eval_row(expr, &[], ctx, format)
+}
+
+/// Computes an expression's value for one row: [`ExprKind::Column`]`(i)` reads
+/// `row[i]` (the row's values in the relation's column order).
+pub fn eval_row(
+    expr: &Expr,
+    row: &[Datum],
+    ctx: &mut dyn SessionContext,
+    format: OutputFormat,
+) -> QuillResult<Datum> {
     Evaluator {
         ctx,
         format,
+        row,
         case_values: Vec::new(),
     }
     .eval(expr)
 }
 
-struct Evaluator<'c> {
+struct Evaluator<'c, 'r> {
     ctx: &'c mut dyn SessionContext,
     format: OutputFormat,
+    /// The current row's values.
+    row: &'r [Datum],
     /// Operands of the simple CASEs being evaluated, innermost last.
     case_values: Vec<Datum>,
 }
@@ -49,7 +66,7 @@ fn bool_of(d: &Datum) -> Option<bool> {
     }
 }
 
-impl Evaluator<'_> {
+impl Evaluator<'_, '_> {
     fn eval_all(&mut self, exprs: &[Expr]) -> QuillResult<Vec<Datum>> {
         exprs.iter().map(|e| self.eval(e)).collect()
     }
@@ -57,6 +74,12 @@ impl Evaluator<'_> {
     fn eval(&mut self, expr: &Expr) -> QuillResult<Datum> {
         Ok(match &expr.kind {
             ExprKind::Const(d) => d.clone(),
+            ExprKind::Column(i) => self.row.get(*i).cloned().ok_or_else(|| {
+                crate::error::QuillError::internal(format!(
+                    "column {i} read from a row of {} values",
+                    self.row.len()
+                ))
+            })?,
             ExprKind::CaseTest => self.case_values.last().cloned().unwrap_or(Datum::Null),
             ExprKind::Cast { arg, explicit } => {
                 let value = self.eval(arg)?;
@@ -268,7 +291,7 @@ impl Folder<'_> {
             .iter()
             .any(|o| matches!(o.as_const(), Some(Datum::Null)));
         let foldable = match &expr.kind {
-            ExprKind::Const(_) => false,
+            ExprKind::Const(_) | ExprKind::Column(_) => false,
             ExprKind::Op { op, .. } => all_const || (op.is_strict() && any_null),
             ExprKind::Func { func, .. } => {
                 (func.is_strict() && any_null)
@@ -276,7 +299,16 @@ impl Folder<'_> {
             }
             _ => all_const,
         };
-        if foldable {
+        if foldable && !all_const {
+            // A strict node with a NULL constant operand is NULL, whatever its
+            // other operands (which may read columns) are.
+            Ok(Expr::constant(
+                Datum::Null,
+                expr.ty,
+                expr.typmod,
+                expr.location,
+            ))
+        } else if foldable {
             self.constant(&expr)
         } else {
             Ok(expr)

@@ -34,6 +34,9 @@ pub enum BoolTest {
 #[derive(Debug, Clone)]
 pub enum ExprKind {
     Const(Datum),
+    /// The value of column `index` (0-based, in the relation's attribute order) of
+    /// the row being evaluated — PostgreSQL's `Var`. Never folded.
+    Column(usize),
     /// The operand of a simple `CASE x WHEN …`, evaluated once (PostgreSQL's
     /// CaseTestExpr).
     CaseTest,

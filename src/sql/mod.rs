@@ -1,6 +1,8 @@
 //! SQL: from query text to results (DESIGN.md §7), for the statements that need
-//! no storage yet — SELECT of expressions, SET/SHOW/RESET, and the
-//! transaction-block commands.
+//! no storage — SELECT of expressions, SET/SHOW/RESET, and the transaction-block
+//! commands — and the expression machinery the storage executor
+//! (`crate::executor`) uses for statements on tables, which [`execute`] hands to
+//! the session's storage.
 //!
 //! # What it owns
 //! * Parsing ([`parse_query`]): PostgreSQL's own grammar through `pg_query`,
@@ -12,7 +14,8 @@
 //!   functions. These do not depend on the parse tree; the storage layer
 //!   reuses them.
 //! * Expressions: analysis (`analyze.rs`, `coerce.rs`, `operators.rs`,
-//!   `funcs.rs`), constant folding and evaluation (`eval.rs`, `arith.rs`,
+//!   `funcs.rs`, and `scope.rs` for column references to the one relation a
+//!   statement names), constant folding and evaluation (`eval.rs`, `arith.rs`,
 //!   `cast.rs`), and output column names (`colname.rs`).
 //! * Statement execution ([`execute`]): `select.rs`, `utility.rs`, and the
 //!   command tags of everything else (`tags.rs`).
@@ -45,23 +48,27 @@
 //! 5. The session (settings, transaction block, cancel flag) lives behind
 //!    [`SessionContext`]; this module keeps no state between statements.
 //!
-//! Callers: the backend's command loop (`crate::backend`). This module calls
-//! nothing below it yet.
+//! Callers: the backend's command loop (`crate::backend`), and the storage
+//! executor (`crate::executor`), which analyzes and evaluates expressions over
+//! table rows with `analyze`, `scope`, `eval` and `colname`. This module calls
+//! nothing below it: table statements reach storage through
+//! [`SessionContext::run_storage_statement`].
 
-mod analyze;
-mod arith;
-mod cast;
+pub(crate) mod analyze;
+pub(crate) mod arith;
+pub(crate) mod cast;
 mod coerce;
-mod colname;
+pub(crate) mod colname;
 mod digits;
-mod eval;
-mod expr;
+pub(crate) mod eval;
+pub(crate) mod expr;
 pub mod float;
 mod funcs;
 pub mod numeric;
 mod operators;
 mod parse;
-mod select;
+pub(crate) mod scope;
+pub(crate) mod select;
 mod tags;
 pub mod types;
 mod utility;
@@ -133,8 +140,10 @@ pub trait SessionContext {
         false
     }
 
-    /// Runs a statement that reads or writes tables (CREATE TABLE, INSERT, SELECT
-    /// with FROM) through the session's storage; sessions without storage refuse.
+    /// Runs a statement that reads or writes tables (CREATE TABLE, INSERT, UPDATE,
+    /// DELETE, SELECT with FROM) through the session's storage; sessions without
+    /// storage refuse. The executor evaluates expressions through this same session
+    /// (functions, settings, interrupts while it waits for a row).
     fn run_storage_statement(
         &mut self,
         stmt: &Statement,
@@ -209,7 +218,12 @@ pub fn execute(stmt: &Statement, ctx: &mut dyn SessionContext) -> QuillResult<Qu
             let format = output_format(ctx)?;
             ctx.run_storage_statement(stmt, format)
         }
-        NodeEnum::CreateStmt(_) | NodeEnum::InsertStmt(_) if ctx.has_storage() => {
+        NodeEnum::CreateStmt(_)
+        | NodeEnum::InsertStmt(_)
+        | NodeEnum::UpdateStmt(_)
+        | NodeEnum::DeleteStmt(_)
+            if ctx.has_storage() =>
+        {
             let format = output_format(ctx)?;
             ctx.run_storage_statement(stmt, format)
         }

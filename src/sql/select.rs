@@ -2,9 +2,11 @@
 //! LIMIT/OFFSET in PostgreSQL's order (so the first error reported is the one
 //! PostgreSQL reports), fold constants, then produce zero or one row.
 //!
-//! There is no storage yet, so a FROM clause naming a table fails with
-//! PostgreSQL's "relation does not exist", and clauses that need real row sets
-//! (GROUP BY, set operations, WITH, …) are reported as not supported.
+//! A SELECT with FROM goes to the session's storage (`crate::executor`, which
+//! reuses [`limit_clause`], [`row_count`] and [`reject_unsupported`]); in a session
+//! without storage a FROM clause naming a table fails with PostgreSQL's "relation
+//! does not exist". Clauses that need real row sets (GROUP BY, set operations,
+//! WITH, …) are reported as not supported.
 
 use pg_query::protobuf::{self, a_const, SetOperation};
 use pg_query::{Node, NodeEnum};
@@ -91,7 +93,7 @@ pub fn execute(
 }
 
 /// Evaluates a LIMIT/OFFSET count: NULL means none; negative is an error.
-fn row_count(
+pub(crate) fn row_count(
     expr: Option<&Expr>,
     ctx: &mut dyn SessionContext,
     format: OutputFormat,
@@ -150,7 +152,7 @@ fn analyze(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<SelectPlan> {
     })
 }
 
-fn reject_unsupported(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<()> {
+pub(crate) fn reject_unsupported(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<()> {
     let unsupported = |what: &str| Err(an.unsupported(what, -1));
     let unsupported_plural = |what: &str| Err(an.unsupported_plural(what, -1));
     if s.with_clause.is_some() {
@@ -261,7 +263,7 @@ fn order_by_item(an: &Analyzer, sort: &Node, targets: &[(String, Expr)]) -> Quil
 }
 
 /// PostgreSQL's `transformLimitClause`: the count must become bigint.
-fn limit_clause(
+pub(crate) fn limit_clause(
     an: &Analyzer,
     node: &Option<Box<Node>>,
     clause: &str,

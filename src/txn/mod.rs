@@ -15,6 +15,8 @@
 //! * `snapshot.rs`: `GetSnapshotData` over the proc array, and the
 //!   [`XidStatusOracle`](crate::access::heap::visibility::XidStatusOracle) the heap's
 //!   visibility rules consult.
+//! * `wait.rs`: waiting for a transaction that holds a row to end, and deadlock
+//!   detection over the proc slots' `waiting_for_xid` edges (no locks taken).
 //!
 //! Rules enforced here (DESIGN.md §4 rules 1, 2, 5; §5):
 //! * A commit is durable when its commit record is flushed; clog says COMMITTED only
@@ -45,6 +47,7 @@
 
 pub mod clog;
 pub mod snapshot;
+pub mod wait;
 pub mod xact;
 pub mod xid;
 

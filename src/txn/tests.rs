@@ -137,6 +137,7 @@ pub(super) fn new_slot() -> ProcSlot {
         xid: AtomicU32::new(0),
         xmin: AtomicU32::new(0),
         wait_futex: AtomicU32::new(0),
+        waiting_for_xid: AtomicU32::new(0),
     }
 }
 

@@ -5,6 +5,7 @@
 //! This file holds the test session and helpers; `expressions.rs` tests
 //! expression semantics, `statements.rs` statements and the session interface.
 
+mod columns;
 mod expressions;
 mod statements;
 
