@@ -28,6 +28,7 @@ use crate::sql::{Column, QueryResult};
 use crate::storage::ids::ForkNumber;
 use crate::txn::snapshot::ClogOracle;
 
+mod drop;
 #[cfg(test)]
 mod tests;
 
@@ -99,6 +100,27 @@ pub trait XidSource {
     fn next_oid(&mut self) -> Option<u32> {
         None
     }
+
+    /// DDL's side effects at the transaction's end (`drop.rs`): `created` says CREATE
+    /// TABLE made `rel`'s file (removed if the transaction aborts), otherwise DROP
+    /// TABLE removed relation `relid` (its files go when the transaction commits).
+    /// Either way other sessions' catalog caches hear of `relid` at commit. Sessions
+    /// that cannot do this refuse DROP (the default).
+    fn relation_ddl(
+        &mut self,
+        _relid: u32,
+        _rel: crate::storage::ids::RelFileNode,
+        created: bool,
+    ) -> QuillResult<()> {
+        if created {
+            Ok(())
+        } else {
+            Err(unsupported("DROP TABLE"))
+        }
+    }
+
+    /// Sends a NOTICE to the client (e.g. DROP TABLE IF EXISTS skipping a name).
+    fn notice(&mut self, _sqlstate: &'static str, _message: String) {}
 }
 
 /// Runs CREATE TABLE, INSERT ... VALUES, or SELECT ... FROM one table.
@@ -112,6 +134,7 @@ pub fn execute_storage_statement(
         NodeEnum::CreateStmt(s) => create_table(s, ctx, xids),
         NodeEnum::InsertStmt(s) => insert(s, ctx, xids),
         NodeEnum::SelectStmt(s) => select(s, ctx, format),
+        NodeEnum::DropStmt(s) => drop::drop_statement(s, ctx, xids),
         _ => Err(unsupported("this statement on tables")),
     }
 }
@@ -291,7 +314,7 @@ fn create_table(
                     .type_name
                     .as_ref()
                     .ok_or_else(|| QuillError::internal("column without a type"))?;
-                let (ty, _typmod) = column_type(t)?;
+                let (ty, typmod) = column_type(t)?;
                 let mut not_null = c.is_not_null;
                 for con in &c.constraints {
                     let Some(NodeEnum::Constraint(con)) = &con.node else {
@@ -314,6 +337,7 @@ fn create_table(
                 columns.push(NewColumn {
                     name: c.colname.clone(),
                     type_oid: ty.oid(),
+                    typmod,
                     not_null,
                 });
             }
@@ -369,6 +393,7 @@ fn create_table(
     if !ctx.pool.smgr().exists(node, ForkNumber::Main) {
         ctx.pool.smgr().create(node, ForkNumber::Main)?;
     }
+    xids.relation_ddl(info.oid, node, true)?;
     Ok(command("CREATE TABLE".to_string()))
 }
 
@@ -631,6 +656,18 @@ fn assign(
     })
 }
 
+/// Applies a column's typmod to a value assigned to it (PostgreSQL's assignment
+/// length coercion): `varchar(n)` rejects a longer value (22001 "value too long for
+/// type character varying(n)") unless only spaces are cut.
+fn assignment_typmod(ty: SqlType, typmod: i32, value: Datum) -> QuillResult<Datum> {
+    match value {
+        Datum::Text(s) if matches!(ty, SqlType::Varchar | SqlType::Bpchar) => Ok(Datum::Text(
+            crate::sql::value::apply_char_typmod(ty, typmod, s, false)?,
+        )),
+        other => Ok(other),
+    }
+}
+
 fn heap_value(d: &Datum) -> QuillResult<HeapValue<'_>> {
     Ok(match d {
         Datum::Null => HeapValue::Null,
@@ -755,7 +792,8 @@ fn insert(
         for (item, &i) in items.iter().zip(&targets) {
             let (kind, text) = constant(item)?;
             let ty = column_sql_type(&rel, i)?;
-            row[i] = assign(kind, text, &rel.columns[i].name, ty, -1)?;
+            let value = assign(kind, text, &rel.columns[i].name, ty, -1)?;
+            row[i] = assignment_typmod(ty, rel.columns[i].typmod, value)?;
         }
         for (col, value) in rel.columns.iter().zip(&row) {
             if col.not_null && value.is_null() {
@@ -937,7 +975,7 @@ fn select(
         types.push(column_sql_type(&rel, i)?);
     }
     for (i, name) in &outputs {
-        columns.push(Column::new(name.clone(), types[*i], -1));
+        columns.push(Column::new(name.clone(), types[*i], rel.columns[*i].typmod));
     }
 
     let attrs = rel.attrs();

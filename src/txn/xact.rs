@@ -91,18 +91,20 @@ impl XactRecord {
 
     /// Decodes an xact record's `xl_info` and main data; `None` if malformed.
     pub fn decode(info: u8, data: &[u8]) -> Option<XactRecord> {
-        let kind = match info & 0xF0 {
+        let kind = match info & super::xact_rels::XLOG_XACT_OPMASK {
             XLOG_XACT_COMMIT => XactKind::Commit,
             XLOG_XACT_ABORT => XactKind::Abort,
             _ => return None,
         };
-        if data.len() != XACT_DATA_LEN {
+        // With XLOG_XACT_HAS_INFO, more follows the fixed part (`xact_rels.rs`).
+        let extended = info & super::xact_rels::XLOG_XACT_HAS_INFO != 0;
+        if data.len() < XACT_DATA_LEN || (!extended && data.len() != XACT_DATA_LEN) {
             return None;
         }
         Some(XactRecord {
             kind,
             xact_time: i64::from_le_bytes(data[..8].try_into().ok()?),
-            xid: u32::from_le_bytes(data[8..].try_into().ok()?),
+            xid: u32::from_le_bytes(data[8..XACT_DATA_LEN].try_into().ok()?),
         })
     }
 
