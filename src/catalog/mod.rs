@@ -29,6 +29,8 @@ pub mod create;
 pub mod defs;
 pub mod drop;
 #[cfg(test)]
+mod drop_tests;
+#[cfg(test)]
 mod heap_catalog_tests;
 pub mod inval;
 pub mod lookup;
