@@ -1,5 +1,6 @@
 //! The storage executor: the first statements that read and write user tables —
-//! `CREATE TABLE`, `INSERT ... VALUES` and `SELECT ... FROM` one table (no WHERE yet).
+//! `CREATE TABLE`, `DROP TABLE` (`drop.rs`), `INSERT ... VALUES` and `SELECT ... FROM`
+//! one table (no WHERE yet).
 //!
 //! The caller (the backend, through the SQL dispatch) owns the transaction: it takes
 //! the statement's snapshot (with `curcid` set), hands out the xid on the first write
@@ -8,9 +9,9 @@
 //! results as PostgreSQL does (texts and SQLSTATEs).
 //!
 //! Not yet: WHERE, expressions beyond constants in VALUES, DEFAULTs, constraints other
-//! than NOT NULL, `varchar(n)` enforcement after CREATE TABLE (pg_attribute.atttypmod
-//! is not written by the catalog yet, so stored columns have typmod -1), numeric,
-//! float4, char(n) columns.
+//! than NOT NULL, numeric, float4, char(n) columns. A column's typmod
+//! (`ColumnInfo::typmod`, e.g. `varchar(3)`) is reported in RowDescription and applied
+//! to values INSERT assigns.
 
 use pg_query::protobuf::{self, a_const, ConstrType};
 use pg_query::NodeEnum;

@@ -10,6 +10,8 @@
 //!   0  xact_time  i64   commit/abort time, µs since 2000-01-01 (TimestampTz)
 //!   8  xid        u32   the transaction (again: redo does not trust the header alone)
 //! ```
+//! With `XLOG_XACT_HAS_INFO` (0x80) in `xl_info`, a list of relation files to remove
+//! follows (DROP TABLE, aborted CREATE TABLE): `xact_rels.rs`.
 //!
 //! # Commit, in this order (README rule 1)
 //! 1. insert the commit record;

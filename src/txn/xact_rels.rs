@@ -149,9 +149,15 @@ pub fn abort_dropping(
 
 /// Removes `rel`'s files: its buffers are discarded unwritten, then every fork is
 /// unlinked (PostgreSQL's `smgrdounlinkall`). A file already gone is no error.
+///
+/// Without relation locks, a statement of another session whose snapshot predates
+/// the DROP may still read a page of `rel` into a buffer between the first discard
+/// and the unlink; the second discard removes such a buffer, so no buffer is left
+/// to be written to a file that no longer exists.
 pub fn remove_relation_files(pool: &BufferPool, rel: RelFileNode) -> QuillResult<()> {
     pool.drop_relation_buffers(rel);
     pool.smgr().unlink(rel)?;
+    pool.drop_relation_buffers(rel);
     Ok(())
 }
 
