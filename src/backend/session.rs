@@ -20,12 +20,31 @@ use crate::config::{Config, SetSource};
 use crate::error::{sqlstate, QuillError, QuillResult};
 use crate::sql::{SessionContext, TxnCommand};
 
-/// Gives the executor the transaction's xid on its first write.
-struct StorageXids<'a>(&'a BackendStorage);
+/// Gives the executor the transaction's xid on its first write, takes DDL's
+/// end-of-transaction work, and queues its notices.
+struct StorageXids<'a>(&'a BackendStorage, Vec<(&'static str, QuillError)>);
 
 impl crate::executor::XidSource for StorageXids<'_> {
     fn ensure_xid(&mut self) -> QuillResult<u32> {
         self.0.ensure_xid()
+    }
+
+    fn relation_ddl(
+        &mut self,
+        relid: u32,
+        rel: crate::storage::ids::RelFileNode,
+        created: bool,
+    ) -> QuillResult<()> {
+        if created {
+            self.0.created_relation(relid, rel);
+        } else {
+            self.0.drop_relation_at_commit(relid, rel);
+        }
+        Ok(())
+    }
+
+    fn notice(&mut self, sqlstate: &'static str, message: String) {
+        self.1.push(("NOTICE", QuillError::new(sqlstate, message)));
     }
 
     fn next_oid(&mut self) -> Option<u32> {
@@ -360,9 +379,11 @@ impl SessionContext for Session {
             query: stmt.query(),
             catalog_cache: &storage.catalog_cache,
         };
-        let mut xids = StorageXids(&storage);
+        let mut xids = StorageXids(&storage, Vec::new());
         let result =
             crate::executor::execute_storage_statement(stmt.node(), &ctx, &mut xids, self, format);
+        let notices = xids.1;
+        self.pending_notices.extend(notices);
         self.storage = Some(storage);
         result
     }

@@ -2,15 +2,28 @@
 //! transaction: xid assigned on the first write, a snapshot per statement (READ
 //! COMMITTED), command ids within the transaction, and commit or abort at the end
 //! (DESIGN.md §5: commit record → flush per `synchronous_commit` → clog → proc array).
+//!
+//! # What a transaction leaves for its end
+//! * **Pending deletes** (PostgreSQL's `storage.c`): DROP TABLE schedules the
+//!   relation's files for removal at commit, CREATE TABLE its new file for removal at
+//!   abort. The commit (abort) record lists the files to remove
+//!   (`txn::xact_rels`), so redo removes them too; the files are removed only after
+//!   the record is durable and the transaction has left the proc array, buffers first
+//!   (discarded unwritten), then the files. Nothing is removed for the other outcome.
+//! * **Invalidations** (`catalog::inval`): the relations whose catalog rows it changed
+//!   are announced in the shared queue at commit, after clog and before the proc
+//!   array; every statement reads the queue right after taking its snapshot.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
+use crate::catalog::{InvalReader, PendingInvals};
 use crate::error::QuillResult;
 use crate::postmaster::aux_process;
 use crate::shmem::procarray::ProcSlot;
 use crate::storage::buffer::BufferPool;
 use crate::storage::file_io::FileIo;
+use crate::storage::ids::{Oid, RelFileNode};
 use crate::txn::clog::Clog;
 use crate::txn::TxnShared;
 use crate::wal::xlog::Wal;
@@ -28,11 +41,25 @@ pub struct BackendStorage {
     xid: Cell<u32>,
     /// Command id of the next statement in the transaction.
     cid: u32,
-    /// Catalog rows this session found, kept across statements. Rows are cached
-    /// only once visible, and nothing yet drops or alters a relation, so the only
-    /// way an entry goes stale is this session's own aborted DDL: any abort clears
-    /// it. (DROP/ALTER will need the shared invalidation queue, DESIGN.md §6.)
-    pub catalog_cache: std::cell::RefCell<crate::catalog::CatCache>,
+    /// Catalog rows this session found, kept across statements. Other sessions'
+    /// DDL reaches it through the invalidation queue (read by
+    /// [`BackendStorage::statement_snapshot`]); its own DROP removes the entry at once,
+    /// and any abort clears it (its own aborted DDL).
+    pub catalog_cache: RefCell<crate::catalog::CatCache>,
+    /// Files to remove when the transaction ends (module doc).
+    pending_deletes: RefCell<Vec<PendingDelete>>,
+    /// Relations whose catalog rows the transaction changed, announced at commit.
+    pending_invals: RefCell<PendingInvals>,
+    /// This backend's position in the invalidation queue.
+    inval_reader: RefCell<InvalReader>,
+}
+
+/// A relation file to remove when the transaction ends one way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PendingDelete {
+    rel: RelFileNode,
+    /// Removed at commit (DROP) or at abort (CREATE).
+    at_commit: bool,
 }
 
 impl BackendStorage {
@@ -55,6 +82,12 @@ impl BackendStorage {
             xid: Cell::new(0),
             cid: 0,
             catalog_cache: Default::default(),
+            pending_deletes: Default::default(),
+            pending_invals: Default::default(),
+            // Before the first snapshot, with an empty cache (InvalReader::starting_at).
+            inval_reader: RefCell::new(InvalReader::starting_at(
+                crate::shmem::shmem().sinval().current_position(),
+            )),
         }
     }
 
@@ -74,7 +107,9 @@ impl BackendStorage {
         self.cid
     }
 
-    /// A snapshot for the next statement (PostgreSQL's GetSnapshotData).
+    /// A snapshot for the next statement (PostgreSQL's GetSnapshotData), and the
+    /// catalog cache brought up to date for it: invalidation messages are read after
+    /// the snapshot is taken (`catalog::inval` explains why after).
     pub fn statement_snapshot(&self) -> crate::access::heap::visibility::Snapshot {
         let shmem = crate::shmem::shmem();
         let mut snapshot = crate::txn::snapshot::get_snapshot(
@@ -84,7 +119,39 @@ impl BackendStorage {
             self.my_slot(),
         );
         snapshot.curcid = self.cid;
+        self.inval_reader.borrow_mut().accept(
+            shmem.sinval(),
+            self.db_oid,
+            &snapshot,
+            || {
+                shmem
+                    .control()
+                    .next_xid
+                    .load(std::sync::atomic::Ordering::SeqCst)
+            },
+            &mut self.catalog_cache.borrow_mut(),
+        );
         snapshot
+    }
+
+    /// DROP TABLE: `rel`'s files are removed if the transaction commits, and the
+    /// change of relation `relid`'s catalog rows is announced then.
+    pub fn drop_relation_at_commit(&self, relid: Oid, rel: RelFileNode) {
+        self.pending_deletes.borrow_mut().push(PendingDelete {
+            rel,
+            at_commit: true,
+        });
+        self.pending_invals.borrow_mut().relation_changed(relid);
+    }
+
+    /// CREATE TABLE: the new file `rel` is removed if the transaction aborts; the new
+    /// catalog rows of `relid` are announced if it commits.
+    pub fn created_relation(&self, relid: Oid, rel: RelFileNode) {
+        self.pending_deletes.borrow_mut().push(PendingDelete {
+            rel,
+            at_commit: false,
+        });
+        self.pending_invals.borrow_mut().relation_changed(relid);
     }
 
     /// Assigns the transaction's xid on its first write.
@@ -116,19 +183,64 @@ impl BackendStorage {
     ) -> QuillResult<()> {
         let xid = self.xid.replace(0);
         self.cid = 0;
+        let deletes = self.pending_deletes.take();
         if xid != 0 {
+            let mut remove: Vec<RelFileNode> = Vec::new();
+            for d in deletes.iter().filter(|d| d.at_commit == commit) {
+                if !remove.contains(&d.rel) {
+                    remove.push(d.rel);
+                }
+            }
+            let wal = self.wal.as_ref();
             let outcome = if commit {
-                crate::txn::xact::commit(xid, self.wal.as_ref(), &self.clog, synchronous_commit)
+                let outcome = if remove.is_empty() {
+                    crate::txn::xact::commit(xid, wal, &self.clog, synchronous_commit)
+                } else {
+                    crate::txn::xact_rels::commit_dropping(
+                        xid,
+                        wal,
+                        &self.clog,
+                        synchronous_commit,
+                        &remove,
+                    )
+                };
+                if outcome.is_ok() {
+                    // Committed in clog, still in the proc array (catalog::inval).
+                    self.pending_invals.borrow_mut().send(
+                        crate::shmem::shmem().sinval(),
+                        self.db_oid,
+                        xid,
+                        &mut self.catalog_cache.borrow_mut(),
+                    );
+                }
+                outcome
+            } else if remove.is_empty() {
+                crate::txn::xact::abort(xid, wal, &self.clog)
             } else {
-                self.catalog_cache.replace(Default::default());
-                crate::txn::xact::abort(xid, self.wal.as_ref(), &self.clog)
+                crate::txn::xact_rels::abort_dropping(xid, wal, &self.clog, &remove)
             };
             crate::txn::xact::end_transaction(&self.txn_shared().proc_array_lock, self.my_slot());
+            if !commit || outcome.is_err() {
+                self.catalog_cache.replace(Default::default());
+                self.pending_invals.borrow_mut().discard();
+            }
             outcome?;
+            self.remove_files(&remove);
         } else {
             let slot = self.my_slot();
             slot.xmin.store(0, std::sync::atomic::Ordering::SeqCst);
         }
         Ok(())
+    }
+
+    /// Removes files whose removal the ended transaction's record announced. A
+    /// failure is only logged (PostgreSQL's WARNING "could not remove file"): the
+    /// transaction's outcome is settled, and an orphaned file is harmless.
+    fn remove_files(&self, rels: &[RelFileNode]) {
+        for &rel in rels {
+            if let Err(e) = crate::txn::xact_rels::remove_relation_files(&self.pool, rel) {
+                log::warn!("{}", e.message);
+            }
+        }
     }
 }

@@ -6,13 +6,12 @@
 //! the next lookup whose snapshot sees it, without any message.
 //!
 //! **Invalidation.** A cached row may become stale when another transaction changes
-//! the catalog (DROP, ALTER, a rename). PostgreSQL sends invalidation messages through
-//! a shared queue and every backend drops the affected entries before its next
-//! catalog access; that queue is later work. Until then the owner calls
-//! [`CatCache::invalidate_all`] (through `Catalog::invalidate_all`) at every
-//! transaction start and end, and after its own catalog changes — dropping everything
-//! is always correct, only slower. A transaction's own uncommitted rows may be cached
-//! while it runs; invalidating at its end (commit or abort) removes them.
+//! the catalog (DROP, ALTER, a rename). As in PostgreSQL, the committing transaction
+//! sends invalidation messages through a shared queue and every backend drops the
+//! affected entries ([`CatCache::invalidate_relation`], or everything with
+//! [`CatCache::invalidate_all`]) before its next statement's lookups: the protocol is
+//! in `inval.rs`. A transaction's own uncommitted rows may be cached while it runs;
+//! its own DROP removes the entry at once, and an abort resets the whole cache.
 
 use std::collections::HashMap;
 
@@ -49,6 +48,12 @@ impl CatCache {
         self.types.clear();
         self.databases.clear();
         self.roles.clear();
+    }
+
+    /// Drops the entries of relation `rel_oid` (an invalidation message, or this
+    /// backend's own DROP).
+    pub fn invalidate_relation(&mut self, rel_oid: Oid) {
+        self.relations.retain(|_, rel| rel.oid != rel_oid);
     }
 
     pub fn stats(&self) -> CacheStats {

@@ -63,6 +63,8 @@ pub fn next_oid(counter: &AtomicU32) -> Oid {
 pub struct NewColumn {
     pub name: String,
     pub type_oid: Oid,
+    /// pg_attribute.atttypmod: -1, or the type's modifier (`varchar(3)`: 7).
+    pub typmod: i32,
     pub not_null: bool,
 }
 
@@ -151,6 +153,7 @@ impl Catalog<'_> {
                     ("atttypid", Datum::oid(col.type_oid)),
                     ("attlen", Datum::Int2(col.typlen)),
                     ("attnum", Datum::Int2(col.attnum)),
+                    ("atttypmod", Datum::Int4(col.typmod)),
                     ("attbyval", Datum::Bool(col.typbyval)),
                     ("attalign", Datum::Char(col.typalign)),
                     ("attstorage", Datum::Char(col.typstorage)),
@@ -229,6 +232,7 @@ impl Catalog<'_> {
                 typalign: ty.typalign,
                 typstorage: ty.typstorage,
                 attnum: i as i16 + 1,
+                typmod: col.typmod,
                 not_null: col.not_null,
             });
         }

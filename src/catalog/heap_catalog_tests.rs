@@ -260,11 +260,13 @@ fn user_table(oid: u32) -> NewRelation {
         "accounts",
         vec![
             NewColumn {
+                typmod: -1,
                 name: "id".into(),
                 type_oid: INT4OID,
                 not_null: true,
             },
             NewColumn {
+                typmod: -1,
                 name: "owner".into(),
                 type_oid: TEXTOID,
                 not_null: false,

@@ -16,7 +16,7 @@
 //! the backend (later: the SQL layer's name resolution).
 
 use crate::access::heap::heapam::heap_scan;
-use crate::access::heap::tuple::{deform_tuple, AttrDesc, HeapValue};
+use crate::access::heap::tuple::{deform_tuple, AttrDesc, HeapValue, ItemPointer};
 use crate::access::heap::visibility::{Snapshot, XidStatusOracle};
 use crate::error::{sqlstate, QuillError, QuillResult};
 use crate::storage::buffer::BufferPool;
@@ -51,6 +51,10 @@ pub struct ColumnInfo {
     pub typalign: u8,
     pub typstorage: u8,
     pub attnum: i16,
+    /// pg_attribute.atttypmod: -1 when the type has no modifier, else e.g.
+    /// `varchar(3)` → 7 (`n + VARHDRSZ`), as PostgreSQL stores it. RowDescription
+    /// reports it and INSERT coerces to it.
+    pub typmod: i32,
     pub not_null: bool,
 }
 
@@ -144,6 +148,8 @@ pub struct RoleInfo {
 pub(crate) struct CatalogRow<'d> {
     def: &'d CatalogDef,
     values: Vec<Datum>,
+    /// Where the row version is, for `heap_delete` (DROP).
+    pub(crate) tid: ItemPointer,
 }
 
 impl CatalogRow<'_> {
@@ -162,6 +168,13 @@ impl CatalogRow<'_> {
         match self.get(col) {
             Datum::Int2(v) => *v,
             other => panic!("{}.{col} is not an int2: {other:?}", self.def.name),
+        }
+    }
+
+    pub(crate) fn int4(&self, col: &str) -> i32 {
+        match self.get(col) {
+            Datum::Int4(v) => *v,
+            other => panic!("{}.{col} is not an int4: {other:?}", self.def.name),
         }
     }
 
@@ -233,12 +246,12 @@ pub(crate) fn scan_catalog<'d>(
     }
     let mut rows = Vec::new();
     for item in heap_scan(pool, rel, snap.snapshot, snap.oracle)? {
-        let (_, tuple) = item?;
+        let (tid, tuple) = item?;
         let values = deform_tuple(&def.attrs, &tuple)?
             .into_iter()
             .map(|v| owned(v, def))
             .collect::<QuillResult<Vec<_>>>()?;
-        let row = CatalogRow { def, values };
+        let row = CatalogRow { def, values, tid };
         if keep(&row) {
             rows.push(row);
         }
@@ -373,6 +386,7 @@ impl<'p> Catalog<'p> {
                 typalign: r.char("attalign"),
                 typstorage: r.char("attstorage"),
                 attnum: r.int2("attnum"),
+                typmod: r.int4("atttypmod"),
                 not_null: r.bool("attnotnull"),
             })
             .collect();
@@ -410,6 +424,22 @@ impl<'p> Catalog<'p> {
         };
         self.cache.types.insert(oid, info.clone());
         Ok(Some(info))
+    }
+
+    /// The database with OID `oid`, from the shared pg_database (not cached: for
+    /// the rare three-part name).
+    pub fn database_by_oid(
+        &mut self,
+        snap: &CatalogSnapshot<'_>,
+        oid: Oid,
+    ) -> QuillResult<Option<DatabaseInfo>> {
+        let def = catalog_defs().catalog("pg_database");
+        let rows = self.scan(def, snap, |r| r.oid("oid") == oid)?;
+        let Some(r) = rows.first() else {
+            return Ok(None);
+        };
+        let name = r.name("datname");
+        self.database_by_name(snap, &name)
     }
 
     /// A database, from the shared pg_database.

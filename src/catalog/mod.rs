@@ -10,8 +10,10 @@
 //! | `lookup.rs` | [`lookup::Catalog`]: MVCC lookups by name/OID through the cache |
 //! | `cache.rs` | the per-backend cache and its `invalidate_all` hook |
 //! | `create.rs` | pg_class + pg_attribute rows for a new relation; `next_oid` |
+//! | `drop.rs` | deleting a relation's pg_class + pg_attribute rows (DROP TABLE) |
+//! | `inval.rs` | cache invalidation across backends over the shared queue |
 //!
-//! Callers: `quill init` (bootstrap), backends (lookups; CREATE TABLE later). Locks:
+//! Callers: `quill init` (bootstrap), backends (lookups, CREATE TABLE, DROP TABLE). Locks:
 //! only buffer content locks inside the heap access method, one page at a time.
 //! Everything goes through the heap AM and WAL, so catalog changes are transactional
 //! and crash-safe exactly like data.
@@ -25,13 +27,19 @@ pub mod bootstrap;
 pub mod cache;
 pub mod create;
 pub mod defs;
+pub mod drop;
+#[cfg(test)]
+mod drop_tests;
 #[cfg(test)]
 mod heap_catalog_tests;
+pub mod inval;
 pub mod lookup;
 
 pub use bootstrap::{bootstrap_catalogs, BootstrapSummary};
 pub use cache::{CacheStats, CatCache};
 pub use create::{next_oid, NewColumn, NewRelation, FIRST_NORMAL_OBJECT_ID};
+pub use drop::DropOutcome;
+pub use inval::{InvalReader, PendingInvals};
 pub use lookup::{
     Catalog, CatalogSnapshot, ColumnInfo, DatabaseInfo, NamespaceInfo, RelationInfo, RoleInfo,
     TypeInfo,

@@ -132,7 +132,7 @@ pub(super) fn create_table(
                     .type_name
                     .as_ref()
                     .ok_or_else(|| QuillError::internal("column without a type"))?;
-                let (ty, _typmod) = column_type(t)?;
+                let (ty, typmod) = column_type(t)?;
                 let mut not_null = c.is_not_null;
                 for con in &c.constraints {
                     let Some(NodeEnum::Constraint(con)) = &con.node else {
@@ -155,6 +155,7 @@ pub(super) fn create_table(
                 columns.push(NewColumn {
                     name: c.colname.clone(),
                     type_oid: ty.oid(),
+                    typmod,
                     not_null,
                 });
             }
@@ -210,6 +211,7 @@ pub(super) fn create_table(
     if !ctx.pool.smgr().exists(node, ForkNumber::Main) {
         ctx.pool.smgr().create(node, ForkNumber::Main)?;
     }
+    xids.relation_ddl(info.oid, node, true)?;
     Ok(command("CREATE TABLE".to_string()))
 }
 

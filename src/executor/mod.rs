@@ -24,10 +24,11 @@
 //! 3. Every value written has the column's type: assignment coercion at analysis,
 //!    NOT NULL checked on the whole new row before the heap is touched.
 //!
+//! `DROP TABLE` is in `drop.rs`. A column's typmod (`ColumnInfo::typmod`, e.g.
+//! `varchar(3)`) is reported in RowDescription and applied to assigned values.
+//!
 //! Not yet: DEFAULTs (DEFAULT in VALUES/SET means NULL, as for a column without
 //! one), constraints other than NOT NULL, joins, aggregates, `RETURNING`,
-//! `varchar(n)` enforcement after CREATE TABLE (pg_attribute.atttypmod is not
-//! written by the catalog yet, so stored columns have typmod -1: `column_typmod`),
 //! numeric, float4 and char(n) columns.
 
 use pg_query::protobuf;
@@ -44,6 +45,7 @@ use crate::sql::{QueryResult, SessionContext};
 use crate::txn::snapshot::ClogOracle;
 
 mod create;
+mod drop;
 mod insert;
 mod modify;
 mod select;
@@ -138,6 +140,27 @@ pub trait XidSource {
     fn next_oid(&mut self) -> Option<u32> {
         None
     }
+
+    /// DDL's side effects at the transaction's end (`drop.rs`): `created` says CREATE
+    /// TABLE made `rel`'s file (removed if the transaction aborts), otherwise DROP
+    /// TABLE removed relation `relid` (its files go when the transaction commits).
+    /// Either way other sessions' catalog caches hear of `relid` at commit. Sessions
+    /// that cannot do this refuse DROP (the default).
+    fn relation_ddl(
+        &mut self,
+        _relid: u32,
+        _rel: crate::storage::ids::RelFileNode,
+        created: bool,
+    ) -> QuillResult<()> {
+        if created {
+            Ok(())
+        } else {
+            Err(unsupported("DROP TABLE"))
+        }
+    }
+
+    /// Sends a NOTICE to the client (e.g. DROP TABLE IF EXISTS skipping a name).
+    fn notice(&mut self, _sqlstate: &'static str, _message: String) {}
 }
 
 /// Runs CREATE TABLE, INSERT, SELECT ... FROM one table, UPDATE or DELETE.
@@ -156,6 +179,7 @@ pub fn execute_storage_statement(
         NodeEnum::SelectStmt(s) => select::select(s, ctx, session, format),
         NodeEnum::UpdateStmt(s) => modify::update(s, ctx, xids, session, format),
         NodeEnum::DeleteStmt(s) => modify::delete(s, ctx, xids, session, format),
+        NodeEnum::DropStmt(s) => drop::drop_statement(s, ctx, xids),
         _ => Err(unsupported("this statement on tables")),
     }
 }
@@ -251,10 +275,9 @@ pub(super) fn lookup_relation(
         })
 }
 
-/// The typmod of a stored column (-1 until pg_attribute.atttypmod is written by the
-/// catalog; then read it here).
-pub(super) fn column_typmod(_col: &ColumnInfo) -> i32 {
-    -1
+/// The typmod of a stored column (pg_attribute.atttypmod; -1 when it has none).
+pub(super) fn column_typmod(col: &ColumnInfo) -> i32 {
+    col.typmod
 }
 
 /// The commit log as a modifying statement sees it: its own xid may be assigned in

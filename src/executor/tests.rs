@@ -217,7 +217,7 @@ fn create_insert_select_round_trip() {
             ("name", 25, -1, -1),
             ("price", 701, 8, -1),
             ("ok", 16, 1, -1),
-            ("code", 1043, -1, -1),
+            ("code", 1043, -1, 9), // varchar(5): atttypmod 5 + VARHDRSZ, as PostgreSQL reports it
             ("big", 20, 8, -1),
             ("small", 21, 2, -1),
         ]

@@ -1,8 +1,9 @@
 //! The shared-memory segment: one `MAP_SHARED | MAP_ANONYMOUS` mapping created by the
 //! postmaster before it forks anything (DESIGN.md §2).
 //!
-//! Owns: the segment, its layout (control region, proc array, buffer pool, WAL
-//! buffers), and re-initialisation after a crash restart.
+//! Owns: the segment, its layout (control region, proc array, catalog invalidation
+//! queue (`sinval.rs`), buffer pool, WAL buffers), and re-initialisation after a crash
+//! restart.
 //!
 //! Rules enforced here:
 //! 1. The segment is mapped once, before the first fork, so every child sees it at the
@@ -19,6 +20,7 @@
 pub mod futex;
 pub mod lwlock;
 pub mod procarray;
+pub mod sinval;
 pub mod spinlock;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -259,6 +261,9 @@ pub struct ShmemLayout {
     /// ([`crate::txn::TxnShared`]).
     pub txn_control_offset: usize,
     pub txn_control_len_bytes: usize,
+    /// The catalog invalidation queue ([`sinval::SinvalShared`]).
+    pub sinval_offset: usize,
+    pub sinval_len_bytes: usize,
     /// Buffer descriptors and buffer mapping table ([`crate::storage::buffer`] lays
     /// them out; zeroed with the control regions at (re)initialisation).
     pub buffer_descriptors_offset: usize,
@@ -294,7 +299,9 @@ impl ShmemLayout {
         let nbuffers = buffers_len_bytes / BLCKSZ;
         let txn_control_offset = align_up(wal_control_offset + wal_control_len_bytes, 4096);
         let txn_control_len_bytes = crate::txn::SHMEM_BYTES;
-        let buffer_descriptors_offset = align_up(txn_control_offset + txn_control_len_bytes, 4096);
+        let sinval_offset = align_up(txn_control_offset + txn_control_len_bytes, 4096);
+        let sinval_len_bytes = sinval::SINVAL_SHMEM_BYTES;
+        let buffer_descriptors_offset = align_up(sinval_offset + sinval_len_bytes, 4096);
         let buffer_descriptors_len_bytes = crate::storage::buffer::descriptors_len_bytes(nbuffers);
         let buffer_mapping_offset = align_up(
             buffer_descriptors_offset + buffer_descriptors_len_bytes,
@@ -313,6 +320,8 @@ impl ShmemLayout {
             wal_control_len_bytes,
             txn_control_offset,
             txn_control_len_bytes,
+            sinval_offset,
+            sinval_len_bytes,
             buffer_descriptors_offset,
             buffer_descriptors_len_bytes,
             buffer_mapping_offset,
@@ -431,6 +440,15 @@ impl Shmem {
             self.base,
             self.layout.total_bytes,
             self.layout.txn_control_offset,
+        )
+    }
+
+    /// The catalog invalidation queue.
+    pub fn sinval(&self) -> &'static sinval::SinvalShared {
+        struct_at(
+            self.base,
+            self.layout.total_bytes,
+            self.layout.sinval_offset,
         )
     }
 

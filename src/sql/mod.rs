@@ -218,6 +218,13 @@ pub fn execute(stmt: &Statement, ctx: &mut dyn SessionContext) -> QuillResult<Qu
             let format = output_format(ctx)?;
             ctx.run_storage_statement(stmt, format)
         }
+        NodeEnum::DropStmt(d)
+            if d.remove_type() == pg_query::protobuf::ObjectType::ObjectTable
+                && ctx.has_storage() =>
+        {
+            let format = output_format(ctx)?;
+            ctx.run_storage_statement(stmt, format)
+        }
         NodeEnum::CreateStmt(_)
         | NodeEnum::InsertStmt(_)
         | NodeEnum::UpdateStmt(_)

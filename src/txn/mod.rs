@@ -12,6 +12,8 @@
 //!   comparisons beyond those of `access::heap::visibility`.
 //! * `xact.rs`: commit and abort (WAL record → flush per `synchronous_commit` → clog →
 //!   proc array), their redo, and the end-of-recovery abort of crashed transactions.
+//! * `xact_rels.rs`: commit/abort records that also list relation files to remove
+//!   (DROP TABLE at commit, CREATE TABLE at abort), and their redo.
 //! * `snapshot.rs`: `GetSnapshotData` over the proc array, and the
 //!   [`XidStatusOracle`](crate::access::heap::visibility::XidStatusOracle) the heap's
 //!   visibility rules consult.
@@ -49,6 +51,7 @@ pub mod clog;
 pub mod snapshot;
 pub mod wait;
 pub mod xact;
+pub mod xact_rels;
 pub mod xid;
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 //!   0  xact_time  i64   commit/abort time, µs since 2000-01-01 (TimestampTz)
 //!   8  xid        u32   the transaction (again: redo does not trust the header alone)
 //! ```
+//! With `XLOG_XACT_HAS_INFO` (0x80) in `xl_info`, a list of relation files to remove
+//! follows (DROP TABLE, aborted CREATE TABLE): `xact_rels.rs`.
 //!
 //! # Commit, in this order (README rule 1)
 //! 1. insert the commit record;
@@ -91,18 +93,20 @@ impl XactRecord {
 
     /// Decodes an xact record's `xl_info` and main data; `None` if malformed.
     pub fn decode(info: u8, data: &[u8]) -> Option<XactRecord> {
-        let kind = match info & 0xF0 {
+        let kind = match info & super::xact_rels::XLOG_XACT_OPMASK {
             XLOG_XACT_COMMIT => XactKind::Commit,
             XLOG_XACT_ABORT => XactKind::Abort,
             _ => return None,
         };
-        if data.len() != XACT_DATA_LEN {
+        // With XLOG_XACT_HAS_INFO, more follows the fixed part (`xact_rels.rs`).
+        let extended = info & super::xact_rels::XLOG_XACT_HAS_INFO != 0;
+        if data.len() < XACT_DATA_LEN || (!extended && data.len() != XACT_DATA_LEN) {
             return None;
         }
         Some(XactRecord {
             kind,
             xact_time: i64::from_le_bytes(data[..8].try_into().ok()?),
-            xid: u32::from_le_bytes(data[8..].try_into().ok()?),
+            xid: u32::from_le_bytes(data[8..XACT_DATA_LEN].try_into().ok()?),
         })
     }
 

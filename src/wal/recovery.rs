@@ -152,7 +152,8 @@ impl RedoHandler for RmgrRedo<'_> {
         if let Some(txn) = &self.txn {
             // Advances next_xid for every record; applies xact and clog records.
             if crate::txn::redo_record(txn.clog, txn.next_xid, end_lsn, record)? {
-                return Ok(());
+                // Files a commit (DROP) or abort (CREATE) record lists go too.
+                return crate::txn::xact_rels::redo_relation_files(pool, record);
             }
         }
         match record.rmgr() {
