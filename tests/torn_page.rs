@@ -198,7 +198,12 @@ fn a_torn_page_without_a_full_page_image_is_a_checksum_error_not_garbage() {
     let verify = server.quill("verify", &[]);
     assert!(!verify.status.success(), "{}", stdout(&verify));
     assert!(
-        stdout(&verify).contains(&format!("invalid page in block 0 of \"")),
+        stdout(&verify).contains(&format!(
+            "invalid page in block 0 of \"{}\"",
+            std::path::Path::new(POSTGRES_DB_DIR)
+                .join(torn.to_string())
+                .display()
+        )),
         "{}",
         stdout(&verify)
     );
