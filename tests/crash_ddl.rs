@@ -1,0 +1,89 @@
+//! DDL across kill -9: an object created after a crash must not reuse the OID (and
+//! relfilenode) of one created before it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestServer;
+
+fn rows(client: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    client
+        .simple_query(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+fn some(values: &[&str]) -> Vec<Option<String>> {
+    values.iter().map(|v| Some(v.to_string())).collect()
+}
+
+/// Relation files in the `postgres` database's directory with user OIDs (>= 16384).
+fn user_relation_files(server: &TestServer) -> Vec<u32> {
+    let mut files: Vec<u32> = std::fs::read_dir(server.data_dir().join("base/5"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&oid| oid >= 16384)
+        .collect();
+    files.sort_unstable();
+    files
+}
+
+/// Found by tests/crash_random.rs (a new table every ten rounds): the OID counter
+/// restarts at the last checkpoint's NextOID after crash recovery, because OID
+/// allocation is not WAL-logged (PostgreSQL logs XLOG_NEXTOID ahead of the OIDs it
+/// hands out, replays it and checkpoint records' nextOid, and online checkpoints
+/// record nextOid + oidCount). So the first table created after the crash gets the
+/// OID and relfilenode of one created before it: both share one file and their
+/// pg_attribute rows mix (SELECT * of either shows the columns of both).
+#[test]
+#[ignore = "server bug: OID allocation is not WAL-logged, so OIDs are reused after crash recovery (see doc comment)"]
+fn a_table_created_after_kill_9_gets_its_own_oid_and_file() {
+    let mut server = TestServer::start();
+    let mut client = server.connect();
+    client
+        .batch_execute("create table before_crash (x int4, y text)")
+        .unwrap();
+    client
+        .batch_execute("insert into before_crash values (1, 'one')")
+        .unwrap();
+    assert_eq!(user_relation_files(&server).len(), 1);
+    drop(client);
+    server.kill_everything_hard();
+    server.launch();
+
+    let mut client = server.connect_eventually(Duration::from_secs(20));
+    client
+        .batch_execute("create table after_crash (p text, q int4, r int4)")
+        .unwrap();
+    assert_eq!(
+        user_relation_files(&server).len(),
+        2,
+        "the new table reused a relation file: {:?}",
+        user_relation_files(&server)
+    );
+    client
+        .batch_execute("insert into after_crash values ('s', 2, 3)")
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        rows(&mut client, "select * from after_crash"),
+        vec![some(&["s", "2", "3"])]
+    );
+    assert_eq!(
+        rows(&mut client, "select * from before_crash"),
+        vec![some(&["1", "one"])]
+    );
+    drop(client);
+    assert_eq!(server.stop("fast"), Some(0));
+    let verify = server.quill("verify", &[]);
+    assert!(verify.status.success(), "{}", common::stdout(&verify));
+}
