@@ -15,14 +15,13 @@
 //! No row that was never sent may appear, none twice, and recovery keeps a prefix of
 //! the commits (one acknowledged before another was sent survives if that one does).
 //! Rounds vary the number of clients with `synchronous_commit = off`, a CHECKPOINT
-//! racing the kill (off by default until a server bug is fixed: see the ignored test),
+//! racing the kill (in a third of the rounds; in all of them in the second test),
 //! and a tiny `shared_buffers` (so backends evict and write dirty pages themselves);
 //! `quill verify` checks the crashed data directory (no page LSN beyond the end of
 //! WAL) in some rounds and the cleanly stopped one at the end.
 //!
 //! `QUILL_CRASH_ROUNDS` (default 20) sets the number of rounds, `QUILL_CRASH_SEED` the
 //! seed (printed at the start; timing still varies from run to run),
-//! `QUILL_CRASH_CHECKPOINTS=1` adds the CHECKPOINT to a third of the rounds.
 
 mod common;
 
@@ -370,13 +369,7 @@ fn verify(server: &TestServer, when: &str, seed: u64) {
 
 #[test]
 fn acknowledged_commits_survive_kill_9_at_random_moments_and_no_transaction_is_half_visible() {
-    // A CHECKPOINT racing the commits loses acknowledged ones today (see the ignored
-    // test below); QUILL_CRASH_CHECKPOINTS=1 puts it back into a third of the rounds.
-    let checkpoint_percent = match std::env::var("QUILL_CRASH_CHECKPOINTS").as_deref() {
-        Ok("1") => 35,
-        _ => 0,
-    };
-    crash_rounds(checkpoint_percent);
+    crash_rounds(35);
 }
 
 /// Found by the test above with a CHECKPOINT in a third of the rounds (seed
@@ -390,9 +383,9 @@ fn acknowledged_commits_survive_kill_9_at_random_moments_and_no_transaction_is_h
 /// the end of recovery aborts the transaction. PostgreSQL closes this window with
 /// DELAY_CHKPT_START (`MyProc->delayChkptFlags`, set around the commit record and
 /// clog update in `RecordTransactionCommit`; `CreateCheckPoint` waits for every
-/// backend that had it set when the redo point was taken, before `CheckPointGuts`).
+/// backend that had it set when the redo point was taken, before `CheckPointGuts`);
+/// Quill now does the same (`shmem::procarray::DelayCheckpointStart`).
 #[test]
-#[ignore = "server bug: a checkpoint between a commit record and its clog update loses the acknowledged commit (see doc comment)"]
 fn acknowledged_commits_survive_a_checkpoint_racing_the_kill() {
     crash_rounds(100);
 }

@@ -193,6 +193,8 @@ impl BackendStorage {
             }
             let wal = self.wal.as_ref();
             let outcome = if commit {
+                // From before the commit record until clog says committed.
+                let delay = crate::shmem::procarray::DelayCheckpointStart::enter(self.my_slot());
                 let outcome = if remove.is_empty() {
                     crate::txn::xact::commit(xid, wal, &self.clog, synchronous_commit)
                 } else {
@@ -204,6 +206,7 @@ impl BackendStorage {
                         &remove,
                     )
                 };
+                drop(delay);
                 if outcome.is_ok() {
                     // Committed in clog, still in the proc array (catalog::inval).
                     self.pending_invals.borrow_mut().send(

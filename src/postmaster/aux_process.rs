@@ -153,6 +153,10 @@ pub struct ServerCheckpointWork<'a> {
 }
 
 impl CheckpointWork for ServerCheckpointWork<'_> {
+    fn wait_for_commits_in_flight(&self) {
+        crate::shmem::procarray::wait_for_delayed_checkpoint_starts(crate::shmem::shmem().procs());
+    }
+
     fn write_dirty_buffers(&self) -> QuillResult<usize> {
         self.buffers.write_dirty_buffers()
     }

@@ -42,6 +42,12 @@ pub struct ProcSlot {
     /// transaction is updating), 0 when not waiting. Written by the occupant only
     /// (`crate::txn::wait`); read without a lock by other backends' deadlock checks.
     pub waiting_for_xid: AtomicU32,
+    /// Non-zero while the occupant is between inserting its commit record and
+    /// recording the commit in clog (PostgreSQL's `DELAY_CHKPT_START`): a checkpoint
+    /// whose redo point falls in that window must wait before it writes clog, or
+    /// recovery would start after a commit record whose clog update never reached
+    /// the disk, and abort an acknowledged transaction. See [`DelayCheckpointStart`].
+    pub delay_checkpoint_start: AtomicU32,
 }
 
 impl ProcSlot {
@@ -52,6 +58,7 @@ impl ProcSlot {
         self.xid.store(0, Ordering::Relaxed);
         self.xmin.store(0, Ordering::Relaxed);
         self.waiting_for_xid.store(0, Ordering::Relaxed);
+        self.delay_checkpoint_start.store(0, Ordering::Relaxed);
         // Release: a reader that sees the pid also sees the key and kind.
         self.pid
             .store(nix::unistd::getpid().as_raw(), Ordering::Release);
@@ -66,6 +73,47 @@ impl ProcSlot {
 
     pub fn pid(&self) -> i32 {
         self.pid.load(Ordering::Acquire)
+    }
+}
+
+/// Holds off checkpoints that begin while it lives (the committing side of
+/// [`ProcSlot::delay_checkpoint_start`]).
+pub struct DelayCheckpointStart<'a>(&'a ProcSlot);
+
+impl<'a> DelayCheckpointStart<'a> {
+    /// Set before the commit record is inserted: the store is ordered before the
+    /// record's WAL reservation, so a checkpoint that fixes its redo point after the
+    /// record sees the flag when it looks ([`wait_for_delayed_checkpoint_starts`]).
+    pub fn enter(slot: &'a ProcSlot) -> DelayCheckpointStart<'a> {
+        slot.delay_checkpoint_start.store(1, Ordering::SeqCst);
+        DelayCheckpointStart(slot)
+    }
+}
+
+impl Drop for DelayCheckpointStart<'_> {
+    fn drop(&mut self) {
+        self.0.delay_checkpoint_start.store(0, Ordering::SeqCst);
+    }
+}
+
+/// The checkpoint side: after fixing the redo point, waits until every process that
+/// was inside a commit's critical window at that moment has left it. Only those
+/// present now are waited for (identified by slot and xid), so a stream of new
+/// commits cannot starve the checkpoint.
+pub fn wait_for_delayed_checkpoint_starts(procs: &[ProcSlot]) {
+    let delaying: Vec<(usize, u32)> = procs
+        .iter()
+        .enumerate()
+        .filter(|(_, slot)| slot.delay_checkpoint_start.load(Ordering::SeqCst) != 0)
+        .map(|(i, slot)| (i, slot.xid.load(Ordering::SeqCst)))
+        .collect();
+    for (i, xid) in delaying {
+        let slot = &procs[i];
+        while slot.delay_checkpoint_start.load(Ordering::SeqCst) != 0
+            && slot.xid.load(Ordering::SeqCst) == xid
+        {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
     }
 }
 
@@ -95,6 +143,7 @@ mod tests {
             xmin: AtomicU32::new(0),
             wait_futex: AtomicU32::new(0),
             waiting_for_xid: AtomicU32::new(0),
+            delay_checkpoint_start: AtomicU32::new(0),
         }
     }
 
@@ -109,5 +158,30 @@ mod tests {
         assert_eq!(find_backend_for_cancel(&slots, 0, 0), None);
         slots[1].clear();
         assert_eq!(find_backend_for_cancel(&slots, me, 42), None);
+    }
+
+    #[test]
+    fn checkpoint_waits_for_commits_in_their_window() {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+        let slots: Arc<[ProcSlot; 2]> = Arc::new([empty_slot(), empty_slot()]);
+        slots[0].xid.store(100, Ordering::SeqCst);
+        let guard = DelayCheckpointStart::enter(&slots[0]);
+        let done = Arc::new(AtomicBool::new(false));
+        let waiter = {
+            let (slots, done) = (Arc::clone(&slots), Arc::clone(&done));
+            std::thread::spawn(move || {
+                wait_for_delayed_checkpoint_starts(&slots[..]);
+                done.store(true, Ordering::SeqCst);
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            !done.load(Ordering::SeqCst),
+            "returned while a commit was in its window"
+        );
+        drop(guard);
+        waiter.join().unwrap();
+        assert!(done.load(Ordering::SeqCst));
     }
 }

@@ -138,6 +138,7 @@ pub(super) fn new_slot() -> ProcSlot {
         xmin: AtomicU32::new(0),
         wait_futex: AtomicU32::new(0),
         waiting_for_xid: AtomicU32::new(0),
+        delay_checkpoint_start: AtomicU32::new(0),
     }
 }
 

@@ -98,6 +98,10 @@ pub struct CheckpointStats {
 /// The data-page side of a checkpoint, supplied by the buffer manager: write every
 /// dirty buffer (obeying rule 1), and fsync the files written.
 pub trait CheckpointWork {
+    /// Called right after the redo point is fixed: waits for commits whose record
+    /// may precede it but whose clog update is not done (so clog written by this
+    /// checkpoint would miss it). None by default (no concurrent committers).
+    fn wait_for_commits_in_flight(&self) {}
     fn write_dirty_buffers(&self) -> QuillResult<usize>;
     fn sync_data_files(&self) -> QuillResult<()>;
 }
@@ -145,6 +149,7 @@ pub fn create_checkpoint(
         log::info!("checkpoint starting: {}", reason.describe());
     }
     let redo = wal.begin_checkpoint();
+    work.wait_for_commits_in_flight();
     let buffers_written = work.write_dirty_buffers()?;
     let write_ms = started.elapsed().as_millis();
     let sync_started = Instant::now();
