@@ -39,14 +39,14 @@ fn user_relation_files(server: &TestServer) -> Vec<u32> {
 }
 
 /// Found by tests/crash_random.rs (a new table every ten rounds): the OID counter
-/// restarts at the last checkpoint's NextOID after crash recovery, because OID
-/// allocation is not WAL-logged (PostgreSQL logs XLOG_NEXTOID ahead of the OIDs it
+/// restarted at the last checkpoint's NextOID after crash recovery, because OID
+/// allocation was not WAL-logged (PostgreSQL logs XLOG_NEXTOID ahead of the OIDs it
 /// hands out, replays it and checkpoint records' nextOid, and online checkpoints
 /// record nextOid + oidCount). So the first table created after the crash gets the
 /// OID and relfilenode of one created before it: both share one file and their
-/// pg_attribute rows mix (SELECT * of either shows the columns of both).
+/// pg_attribute rows mixed (SELECT * of either showed the columns of both). Now
+/// `catalog::allocate_oid` logs NEXTOID ahead of use and recovery replays it.
 #[test]
-#[ignore = "server bug: OID allocation is not WAL-logged, so OIDs are reused after crash recovery (see doc comment)"]
 fn a_table_created_after_kill_9_gets_its_own_oid_and_file() {
     let mut server = TestServer::start();
     let mut client = server.connect();

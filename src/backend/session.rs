@@ -47,10 +47,15 @@ impl crate::executor::XidSource for StorageXids<'_> {
         self.1.push(("NOTICE", QuillError::new(sqlstate, message)));
     }
 
-    fn next_oid(&mut self) -> Option<u32> {
-        Some(crate::catalog::next_oid(
-            &crate::shmem::shmem().control().next_oid,
-        ))
+    fn next_oid(&mut self) -> QuillResult<Option<u32>> {
+        let shmem = crate::shmem::shmem();
+        let control = shmem.control();
+        let counter = crate::catalog::OidCounter {
+            lock: &shmem.txn_control::<crate::txn::TxnShared>().xid_gen_lock,
+            next_oid: &control.next_oid,
+            logged_limit: &control.oid_logged_limit,
+        };
+        crate::catalog::allocate_oid(&counter, self.0.wal.as_ref()).map(Some)
     }
 }
 

@@ -5,7 +5,7 @@
 //! row per column, stamped with the creating transaction's xid and command id: like
 //! any row, they are seen by that transaction at once and by others only after it
 //! commits, and an abort makes them dead. The caller (CREATE TABLE, later) assigns the
-//! OID and relfilenode ([`next_oid`]), creates the relation's file, and handles
+//! OID and relfilenode ([`allocate_oid`]), creates the relation's file, and handles
 //! commit/abort; this module only writes catalog rows.
 //!
 //! **Uniqueness.** The name is checked against the pg_class rows the caller's snapshot
@@ -22,6 +22,7 @@ use crate::access::heap::tuple::{
 use crate::access::heap::visibility::xid_is_normal;
 use crate::error::{sqlstate, QuillError, QuillResult};
 use crate::storage::ids::Oid;
+use crate::wal::checkpoint::{next_oid_record, OID_PREFETCH};
 use crate::wal::xlog::Wal;
 
 use super::bootstrap::catalog_relfilenode;
@@ -36,26 +37,40 @@ const DUPLICATE_COLUMN: &str = "42701";
 /// The first OID handed out after bootstrap (PostgreSQL's `FirstNormalObjectId`).
 pub const FIRST_NORMAL_OBJECT_ID: Oid = 16384;
 
-/// Takes the next OID from `counter` (PostgreSQL's `GetNewObjectId`): after
-/// wraparound, values below [`FIRST_NORMAL_OBJECT_ID`] are skipped, since they belong
-/// to built-in objects. The counter is the caller's (the shared `next_oid`, which
-/// checkpoints record); uniqueness against existing objects after wraparound is the
-/// caller's to check (PostgreSQL retries against the catalog's OID index).
-pub fn next_oid(counter: &AtomicU32) -> Oid {
-    loop {
-        let oid = counter.fetch_add(1, Ordering::SeqCst);
-        if oid >= FIRST_NORMAL_OBJECT_ID {
-            return oid;
-        }
-        // Wrapped (or never initialized): move to the first normal OID, unless
-        // another process already did.
-        let _ = counter.compare_exchange(
-            oid.wrapping_add(1),
-            FIRST_NORMAL_OBJECT_ID,
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-        );
+/// The shared state OIDs are handed out from: the xid generation lock (OIDs are
+/// rare enough to share it), the next OID, and the limit a NEXTOID record in WAL
+/// already covers.
+pub struct OidCounter<'a> {
+    pub lock: &'a crate::shmem::lwlock::LWLock,
+    pub next_oid: &'a AtomicU32,
+    pub logged_limit: &'a AtomicU32,
+}
+
+/// Hands out the next OID (PostgreSQL's `GetNewObjectId`). Before one at or above
+/// the logged limit, a NEXTOID record covering [`OID_PREFETCH`] more is inserted, so
+/// recovery, which replays those records, never hands out an OID already used (the
+/// record needs no flush: anything made with the OID is logged after it). After
+/// wraparound, values below [`FIRST_NORMAL_OBJECT_ID`] are skipped, since they
+/// belong to built-in objects; uniqueness against existing objects after
+/// wraparound is the caller's to check (PostgreSQL retries against the catalog's
+/// OID index).
+pub fn allocate_oid(counter: &OidCounter<'_>, wal: &dyn crate::txn::WalInsert) -> QuillResult<Oid> {
+    let _gen = counter.lock.lock_exclusive();
+    let mut oid = counter.next_oid.load(Ordering::SeqCst);
+    if oid < FIRST_NORMAL_OBJECT_ID {
+        oid = FIRST_NORMAL_OBJECT_ID; // wrapped, or a zeroed control region
     }
+    let limit = counter.logged_limit.load(Ordering::SeqCst);
+    // Covered when oid is in [limit - OID_PREFETCH, limit), wrapping included.
+    if limit.wrapping_sub(oid).wrapping_sub(1) >= OID_PREFETCH {
+        let new_limit = oid.wrapping_add(OID_PREFETCH);
+        wal.insert(&next_oid_record(&new_limit.to_le_bytes()))?;
+        counter.logged_limit.store(new_limit, Ordering::SeqCst);
+    }
+    counter
+        .next_oid
+        .store(oid.wrapping_add(1), Ordering::SeqCst);
+    Ok(oid)
 }
 
 /// A column of a relation being created.

@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU32;
 
 use super::defs::INT4OID;
 
@@ -76,8 +75,7 @@ fn dropped_relation_disappears_for_others_only_when_its_transaction_commits() {
     use XidStatus::*;
     let node = start(&new_disk(), 64).unwrap();
     bootstrap_catalogs(&node.pool, &node.wal, "alice", true).unwrap();
-    let counter = AtomicU32::new(FIRST_NORMAL_OBJECT_ID);
-    let oid = next_oid(&counter);
+    let oid = FIRST_NORMAL_OBJECT_ID;
     let creator = oracle(&[(100, InProgress)], Some(100));
     let s = snapshot(&[]);
     Catalog::new(&node.pool, 5)

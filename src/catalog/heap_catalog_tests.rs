@@ -286,8 +286,7 @@ fn oracle_with(xid: u32, status: XidStatus, current: bool) -> Xids {
 fn new_relation_is_seen_by_its_creator_and_by_others_only_after_commit() {
     let node = start(&new_disk(), 64).unwrap();
     bootstrap_catalogs(&node.pool, &node.wal, "alice", true).unwrap();
-    let counter = AtomicU32::new(FIRST_NORMAL_OBJECT_ID);
-    let oid = next_oid(&counter);
+    let oid = FIRST_NORMAL_OBJECT_ID;
     let xid = 100;
 
     // The creator: its own xid is current.
@@ -415,12 +414,67 @@ fn create_relation_entries_rejects_bad_definitions_before_writing() {
 }
 
 #[test]
-fn next_oid_skips_built_in_oids_after_wraparound() {
-    let counter = AtomicU32::new(u32::MAX - 1);
-    assert_eq!(next_oid(&counter), u32::MAX - 1);
-    assert_eq!(next_oid(&counter), u32::MAX);
-    assert_eq!(next_oid(&counter), FIRST_NORMAL_OBJECT_ID);
-    assert_eq!(next_oid(&counter), FIRST_NORMAL_OBJECT_ID + 1);
+fn oids_are_logged_ahead_of_use_and_skip_built_in_oids_after_wraparound() {
+    use crate::wal::checkpoint::{decode_next_oid, OID_PREFETCH};
+    use crate::wal::record::DecodedRecord;
+    use crate::wal::Lsn;
+
+    /// Keeps the NEXTOID values of the records inserted into it.
+    #[derive(Default)]
+    struct NextOidLog(std::sync::Mutex<Vec<u32>>);
+    impl crate::txn::WalFlush for NextOidLog {
+        fn flush(&self, _upto: Lsn) -> crate::error::QuillResult<()> {
+            Ok(())
+        }
+        fn flushed_lsn(&self) -> Lsn {
+            Lsn::INVALID
+        }
+    }
+    impl crate::txn::WalInsert for NextOidLog {
+        fn insert(
+            &self,
+            record: &crate::wal::record::RecordBuilder<'_>,
+        ) -> crate::error::QuillResult<(Lsn, Lsn)> {
+            let mut bytes = Vec::new();
+            record.encode(Lsn::INVALID, &mut bytes).unwrap();
+            let r = DecodedRecord::decode(&bytes).unwrap();
+            let oid = decode_next_oid(r.rmgr(), r.info(), r.main_data()).expect("a NEXTOID");
+            self.0.lock().unwrap().push(oid);
+            Ok((Lsn::INVALID, Lsn::INVALID))
+        }
+        fn note_async_commit(&self, _end: Lsn) {}
+    }
+
+    let wal = NextOidLog::default();
+    let lock = crate::shmem::lwlock::LWLock::new();
+    let (next, limit) = (AtomicU32::new(u32::MAX - 1), AtomicU32::new(u32::MAX - 1));
+    let counter = OidCounter {
+        lock: &lock,
+        next_oid: &next,
+        logged_limit: &limit,
+    };
+    assert_eq!(allocate_oid(&counter, &wal).unwrap(), u32::MAX - 1);
+    let first_limit = (u32::MAX - 1).wrapping_add(OID_PREFETCH);
+    // Still covered by the first record: no new one.
+    assert_eq!(allocate_oid(&counter, &wal).unwrap(), u32::MAX);
+    assert_eq!(*wal.0.lock().unwrap(), vec![first_limit]);
+    // Wrapped: built-in OIDs are skipped, and the new range is logged first.
+    assert_eq!(
+        allocate_oid(&counter, &wal).unwrap(),
+        FIRST_NORMAL_OBJECT_ID
+    );
+    assert_eq!(
+        allocate_oid(&counter, &wal).unwrap(),
+        FIRST_NORMAL_OBJECT_ID + 1
+    );
+    assert_eq!(
+        *wal.0.lock().unwrap(),
+        vec![first_limit, FIRST_NORMAL_OBJECT_ID + OID_PREFETCH]
+    );
+    assert_eq!(
+        limit.load(std::sync::atomic::Ordering::SeqCst),
+        FIRST_NORMAL_OBJECT_ID + OID_PREFETCH
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@
 //! | `bootstrap.rs` | writing the catalogs as frozen heap rows into a fresh data directory |
 //! | `lookup.rs` | [`lookup::Catalog`]: MVCC lookups by name/OID through the cache |
 //! | `cache.rs` | the per-backend cache and its `invalidate_all` hook |
-//! | `create.rs` | pg_class + pg_attribute rows for a new relation; `next_oid` |
+//! | `create.rs` | pg_class + pg_attribute rows for a new relation; `allocate_oid` |
 //! | `drop.rs` | deleting a relation's pg_class + pg_attribute rows (DROP TABLE) |
 //! | `inval.rs` | cache invalidation across backends over the shared queue |
 //!
@@ -37,7 +37,7 @@ pub mod lookup;
 
 pub use bootstrap::{bootstrap_catalogs, BootstrapSummary};
 pub use cache::{CacheStats, CatCache};
-pub use create::{next_oid, NewColumn, NewRelation, FIRST_NORMAL_OBJECT_ID};
+pub use create::{allocate_oid, NewColumn, NewRelation, OidCounter, FIRST_NORMAL_OBJECT_ID};
 pub use drop::DropOutcome;
 pub use inval::{InvalReader, PendingInvals};
 pub use lookup::{

@@ -194,7 +194,7 @@ pub(super) fn create_table(
         snapshot: ctx.snapshot,
         oracle: &oracle,
     };
-    let oid = match xids.next_oid() {
+    let oid = match xids.next_oid()? {
         Some(oid) => oid,
         None => pick_oid(ctx, &snap)?,
     };

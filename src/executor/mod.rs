@@ -134,11 +134,11 @@ pub trait XidSource {
         })
     }
 
-    /// The next OID for a new relation (the shared `next_oid` counter through
-    /// `crate::catalog::next_oid`). `None` (the default) makes CREATE TABLE pick one
-    /// above every OID visible in pg_class whose file does not exist yet.
-    fn next_oid(&mut self) -> Option<u32> {
-        None
+    /// The next OID for a new relation (the shared counter, through
+    /// `crate::catalog::allocate_oid`). `None` (the default) makes CREATE TABLE pick
+    /// one above every OID visible in pg_class whose file does not exist yet.
+    fn next_oid(&mut self) -> QuillResult<Option<u32>> {
+        Ok(None)
     }
 
     /// DDL's side effects at the transaction's end (`drop.rs`): `created` says CREATE

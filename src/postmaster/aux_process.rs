@@ -153,6 +153,18 @@ pub struct ServerCheckpointWork<'a> {
 }
 
 impl CheckpointWork for ServerCheckpointWork<'_> {
+    fn counters_after_redo(&self) -> Option<(u32, u32)> {
+        let control = crate::shmem::shmem().control();
+        let next_xid = control.next_xid.load(std::sync::atomic::Ordering::SeqCst);
+        // OIDs up to the logged limit may be in use by the time the record is read
+        // back: recovery starts from there (PostgreSQL: nextOid + oidCount).
+        let next_oid = control
+            .oid_logged_limit
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .max(control.next_oid.load(std::sync::atomic::Ordering::SeqCst));
+        Some((next_xid, next_oid))
+    }
+
     fn wait_for_commits_in_flight(&self) {
         crate::shmem::procarray::wait_for_delayed_checkpoint_starts(crate::shmem::shmem().procs());
     }

@@ -35,6 +35,10 @@ pub fn startup_main(config: &Config, data_dir: &Path) -> ! {
             control
                 .next_oid
                 .store(info.next_oid, std::sync::atomic::Ordering::SeqCst);
+            // Nothing is logged beyond it yet: the first OID handed out logs NEXTOID.
+            control
+                .oid_logged_limit
+                .store(info.next_oid, std::sync::atomic::Ordering::SeqCst);
             std::process::exit(0)
         }
         Err(error) => aux_process::exit_fatal(&error),

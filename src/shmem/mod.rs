@@ -49,8 +49,11 @@ pub const NUM_AUX_PROC_SLOTS: usize = 8;
 pub struct ServerControl {
     /// Incremented by every crash restart; lets a process tell a fresh segment.
     pub generation: AtomicU64,
-    /// Next OID to hand out (catalog objects). Advanced atomically.
+    /// Next OID to hand out (catalog objects), under the xid generation lock.
     pub next_oid: AtomicU32,
+    /// OIDs below this are covered by a NEXTOID record in WAL; handing out one at or
+    /// above it writes a new record first (`catalog::allocate_oid`).
+    pub oid_logged_limit: AtomicU32,
     /// Next transaction id to hand out. Advanced atomically.
     pub next_xid: AtomicU32,
     /// Checkpoint request flags, set by backends, cleared by the checkpointer.

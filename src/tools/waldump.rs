@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::storage::file_io::{FileIo, OsFileIo};
-use crate::wal::checkpoint::XLOG_CHECKPOINT_SHUTDOWN;
+use crate::wal::checkpoint::{decode_next_oid, XLOG_CHECKPOINT_SHUTDOWN, XLOG_NEXTOID};
 use crate::wal::control::{CheckpointInfo, ControlFile};
 use crate::wal::reader::{WalDirectory, WalReader};
 use crate::wal::record::{DecodedRecord, RmgrId};
@@ -98,6 +98,12 @@ pub fn describe(lsn: Lsn, record: &DecodedRecord<'_>) -> String {
 
 fn description(record: &DecodedRecord<'_>) -> String {
     match record.rmgr() {
+        RmgrId::Xlog if record.info() & 0xF0 == XLOG_NEXTOID => {
+            match decode_next_oid(RmgrId::Xlog, record.info(), record.main_data()) {
+                Some(oid) => format!("NEXTOID {oid}"),
+                None => format!("info 0x{:02X}", record.info()),
+            }
+        }
         RmgrId::Xlog => match CheckpointInfo::decode(record.main_data()) {
             Some(info) => format!(
                 "CHECKPOINT_{} redo {}; tli {}; xid 0:{}; oid {}",

@@ -25,6 +25,28 @@ pub const XLOG_CHECKPOINT_SHUTDOWN: u8 = 0x00;
 /// xl_info of an online (timed or requested) checkpoint.
 pub const XLOG_CHECKPOINT_ONLINE: u8 = 0x10;
 
+/// xl_info of a NEXTOID record: OIDs below the value it carries may be in use.
+pub const XLOG_NEXTOID: u8 = 0x30;
+
+/// How many OIDs one NEXTOID record covers (PostgreSQL's `VAR_OID_PREFETCH`).
+pub const OID_PREFETCH: u32 = 8192;
+
+/// A NEXTOID record: written before any OID below `next_oid` is handed out, so
+/// recovery never hands one out again (its only data is the 4-byte value).
+pub fn next_oid_record(next_oid: &[u8; 4]) -> RecordBuilder<'_> {
+    let mut record = RecordBuilder::new(RmgrId::Xlog, XLOG_NEXTOID, 0);
+    record.main_data(next_oid);
+    record
+}
+
+/// The value of a NEXTOID record, `None` for any other record.
+pub fn decode_next_oid(rmgr: RmgrId, info: u8, main_data: &[u8]) -> Option<u32> {
+    if rmgr != RmgrId::Xlog || info & 0xF0 != XLOG_NEXTOID {
+        return None;
+    }
+    Some(u32::from_le_bytes(main_data.get(..4)?.try_into().ok()?))
+}
+
 const CHECKPOINT_DATA_LEN: usize = 32;
 
 impl CheckpointInfo {
@@ -98,6 +120,13 @@ pub struct CheckpointStats {
 /// The data-page side of a checkpoint, supplied by the buffer manager: write every
 /// dirty buffer (obeying rule 1), and fsync the files written.
 pub trait CheckpointWork {
+    /// `(next_xid, next_oid)` for the checkpoint record, read after the redo point is
+    /// fixed: an xid or OID handed out before that point but after the caller read
+    /// its counters would otherwise be missing from both the record and the WAL that
+    /// recovery replays. `None` (the default) keeps the request's values.
+    fn counters_after_redo(&self) -> Option<(u32, u32)> {
+        None
+    }
     /// Called right after the redo point is fixed: waits for commits whose record
     /// may precede it but whose clog update is not done (so clog written by this
     /// checkpoint would miss it). None by default (no concurrent committers).
@@ -150,6 +179,7 @@ pub fn create_checkpoint(
     }
     let redo = wal.begin_checkpoint();
     work.wait_for_commits_in_flight();
+    let (next_xid, next_oid) = work.counters_after_redo().unwrap_or((next_xid, next_oid));
     let buffers_written = work.write_dirty_buffers()?;
     let write_ms = started.elapsed().as_millis();
     let sync_started = Instant::now();

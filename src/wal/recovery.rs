@@ -33,7 +33,9 @@ use crate::error::{sqlstate, QuillError, QuillResult};
 use crate::storage::buffer::{BufferPool, WalFlusher};
 use crate::storage::file_io::{relation_dirs, sync_files_in, FileIo, OpenMode};
 use crate::txn::clog::Clog;
-use crate::wal::checkpoint::{create_checkpoint, CheckpointReason, CheckpointRequest};
+use crate::wal::checkpoint::{
+    create_checkpoint, decode_next_oid, CheckpointReason, CheckpointRequest,
+};
 use crate::wal::control::{
     new_system_identifier, now_epoch_seconds, CheckpointInfo, ControlFile, DbState,
 };
@@ -257,6 +259,7 @@ pub fn startup(
         && checkpoint_info.redo == control.checkpoint;
     let timeline = checkpoint_info.timeline;
     let mut next_xid = checkpoint_info.next_xid;
+    let mut next_oid = checkpoint_info.next_oid;
     let (end, prev, replayed) = if clean {
         (checkpoint_end, control.checkpoint, 0)
     } else {
@@ -266,7 +269,10 @@ pub fn startup(
         if let Some(xid) = redo.finish_replay(checkpoint_info.next_xid)? {
             next_xid = xid;
         }
-        replayed
+        // NEXTOID records after the redo point supersede the checkpoint's value
+        // (online checkpoint records met during replay do not: PostgreSQL's rule).
+        next_oid = replayed.next_oid.unwrap_or(next_oid);
+        (replayed.end, replayed.prev, replayed.records)
     };
     if !clean {
         cut_wal_at(io.as_ref(), timeline, end)?;
@@ -292,7 +298,7 @@ pub fn startup(
             &CheckpointRequest {
                 reason: CheckpointReason::EndOfRecovery,
                 next_xid,
-                next_oid: checkpoint_info.next_oid,
+                next_oid,
                 log: log_checkpoints,
             },
             pool,
@@ -314,13 +320,14 @@ fn replay(
     control: &ControlFile,
     redo_lsn: Lsn,
     redo: &mut dyn RedoHandler,
-) -> QuillResult<(Lsn, Lsn, u64)> {
+) -> QuillResult<Replayed> {
     let started = Instant::now();
     let source = WalDirectory::new(Arc::clone(io), WAL_DIR, control.checkpoint_info.timeline);
     let mut reader = WalReader::new(source, redo_lsn).expect_system_id(control.system_identifier);
     let flusher = Arc::new(RecoveryFlusher::new());
     let replay_pool = pool.with_flusher(Arc::clone(&flusher) as Arc<dyn WalFlusher>);
     let mut replayed = 0u64;
+    let mut next_oid = None;
     let mut last = Lsn::INVALID;
     while let Some(rec) = reader.next_record().map_err(|e| io_fatal(&e))? {
         if replayed == 0 {
@@ -330,6 +337,10 @@ fn replay(
         // evict a page it has already changed (a two-block update).
         flusher.advance(rec.end_lsn);
         redo.redo(&replay_pool, rec.lsn, rec.end_lsn, &rec.record)?;
+        let record = &rec.record;
+        if let Some(oid) = decode_next_oid(record.rmgr(), record.info(), record.main_data()) {
+            next_oid = Some(oid);
+        }
         last = rec.lsn;
         replayed += 1;
     }
@@ -346,8 +357,22 @@ fn replay(
             elapsed.subsec_millis() / 10
         );
     }
-    let prev = reader.last_record_lsn().unwrap_or(control.checkpoint);
-    Ok((reader.end_of_valid_wal(), prev, replayed))
+    Ok(Replayed {
+        end: reader.end_of_valid_wal(),
+        prev: reader.last_record_lsn().unwrap_or(control.checkpoint),
+        records: replayed,
+        next_oid,
+    })
+}
+
+/// What replay found: the end of valid WAL, the last record's start, how many
+/// records were applied, and the last NEXTOID value (the OID counter recovery must
+/// start from, if any was logged after the redo point).
+struct Replayed {
+    end: Lsn,
+    prev: Lsn,
+    records: u64,
+    next_oid: Option<u32>,
 }
 
 /// fsyncs every file of the data directory before replay (PostgreSQL's
