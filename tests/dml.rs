@@ -381,3 +381,28 @@ fn concurrent_increments_are_never_lost() {
     assert_eq!(v3, 30 + txns as i64);
     assert_eq!(rows(&mut c, "select * from t").len(), 3);
 }
+
+/// An error inside BEGIN ... COMMIT aborts the transaction at once, as in
+/// PostgreSQL: a session waiting on its rows goes on without waiting for the
+/// client's ROLLBACK, and the block stays failed until then.
+#[test]
+fn an_error_in_a_block_releases_its_rows_before_rollback() {
+    let server = TestServer::start();
+    let mut first = setup(&server);
+    first.batch_execute("begin").unwrap();
+    assert_eq!(count(&mut first, "update t set v = 0 where id = 1"), 1);
+    assert!(first.batch_execute("select 1/0").is_err());
+    let mut second = server.connect();
+    second
+        .batch_execute("set statement_timeout = '5s'")
+        .unwrap();
+    assert_eq!(count(&mut second, "update t set v = 11 where id = 1"), 1);
+    let error = first.batch_execute("select 1").unwrap_err();
+    assert_eq!(
+        common::sqlstate(&error).as_deref(),
+        Some("25P02"),
+        "{error}"
+    );
+    first.batch_execute("rollback").unwrap();
+    assert_eq!(column(&mut first, "select v from t where id = 1"), ["11"]);
+}

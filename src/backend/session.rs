@@ -197,11 +197,15 @@ impl Session {
 
     /// A statement finished (successfully or not). Outside a transaction block it
     /// was its own transaction, or the last of an implicit block: commit it, or
-    /// abort it after an error (an implicit block's settings are undone too).
+    /// abort it after an error (an implicit block's settings are undone too). An
+    /// error inside an explicit block aborts the transaction at once, as PostgreSQL
+    /// does, so others waiting on its rows go on; the block stays failed (only its
+    /// settings wait for ROLLBACK).
     pub fn end_statement(&mut self, succeeded: bool) -> QuillResult<()> {
         let in_block = self.txn != TxnStatus::Idle;
         let implicit = self.in_implicit_block();
-        let keep_open = in_block || (succeeded && implicit && self.implicit_continues);
+        let keep_open =
+            (in_block && succeeded) || (succeeded && implicit && self.implicit_continues);
         if !keep_open && implicit {
             self.end_implicit_block(succeeded);
         }
