@@ -8,7 +8,8 @@
 //! because the postmaster sends it when shared memory may be corrupt.
 //!
 //! Handlers are installed without SA_RESTART so a blocking socket read returns EINTR
-//! and the flag is seen promptly.
+//! and the flag is seen promptly. SIGTERM also shuts the client socket's read side,
+//! so a read that starts after the signal returns at once instead of blocking.
 //!
 //! | signal  | meaning                         | effect                              |
 //! |---------|---------------------------------|-------------------------------------|
@@ -48,6 +49,14 @@ extern "C" fn on_sigint(_: libc::c_int) {
 
 extern "C" fn on_sigterm(_: libc::c_int) {
     TERMINATE_PENDING.store(true, Ordering::SeqCst);
+    // A flag alone can be missed: set while a statement runs, it is not seen by a
+    // read the backend then blocks in. Shutting the socket's read side makes every
+    // read from now on return at once (EOF), and the reader checks the flag.
+    let fd = CLIENT_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: shutdown(2) is async-signal-safe and only affects this socket.
+        unsafe { libc::shutdown(fd, libc::SHUT_RD) };
+    }
 }
 
 extern "C" fn on_sighup(_: libc::c_int) {

@@ -83,8 +83,14 @@ impl Connection {
     fn fill(&mut self, n: usize, incomplete: &str) -> QuillResult<bool> {
         let mut chunk = [0u8; 8192];
         while self.read_buf.len() < n {
+            if interrupts::terminate_pending() {
+                return Err(interrupts::terminate_error());
+            }
             match self.stream.read(&mut chunk) {
                 Ok(0) => {
+                    if interrupts::terminate_pending() {
+                        return Err(interrupts::terminate_error());
+                    }
                     if self.read_buf.is_empty() {
                         return Ok(false);
                     }
