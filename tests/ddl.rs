@@ -8,23 +8,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::TestServer;
-
-fn rows(client: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    client
-        .simple_query(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(row) => Some(
-                (0..row.len())
-                    .map(|i| row.get(i).map(str::to_string))
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect()
-}
+use common::{rows, some, TestServer};
 
 /// Column names of a query's result (its RowDescription), even with no rows.
 fn column_names(client: &mut postgres::Client, sql: &str) -> Vec<String> {
@@ -37,10 +21,6 @@ fn column_names(client: &mut postgres::Client, sql: &str) -> Vec<String> {
         }
     }
     panic!("{sql}: no RowDescription")
-}
-
-fn some(values: &[&str]) -> Vec<Option<String>> {
-    values.iter().map(|v| Some(v.to_string())).collect()
 }
 
 fn error_of(client: &mut postgres::Client, sql: &str) -> (String, String) {

@@ -8,24 +8,8 @@ mod common;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{first_value, TestServer};
+use common::{first_value, rows, TestServer};
 use postgres::SimpleQueryMessage;
-
-fn rows(client: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    client
-        .simple_query(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(
-                (0..row.len())
-                    .map(|i| row.get(i).map(str::to_string))
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect()
-}
 
 /// The first column of every row, NULL as "null".
 fn column(client: &mut postgres::Client, sql: &str) -> Vec<String> {

@@ -5,27 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestServer;
-
-fn rows(client: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    client
-        .simple_query(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(row) => Some(
-                (0..row.len())
-                    .map(|i| row.get(i).map(str::to_string))
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect()
-}
-
-fn some(values: &[&str]) -> Vec<Option<String>> {
-    values.iter().map(|v| Some(v.to_string())).collect()
-}
+use common::{rows, some, TestServer};
 
 #[test]
 fn create_insert_select_round_trip() {

@@ -28,18 +28,7 @@ fn target_columns(
         let Some(NodeEnum::ResTarget(t)) = &c.node else {
             return Err(QuillError::internal("INSERT column is not a ResTarget"));
         };
-        let i = table.scope.column_index(&t.name).ok_or_else(|| {
-            an.at(
-                QuillError::new(
-                    sqlstate::UNDEFINED_COLUMN,
-                    format!(
-                        "column \"{}\" of relation \"{}\" does not exist",
-                        t.name, table.rel.name
-                    ),
-                ),
-                t.location,
-            )
-        })?;
+        let i = table.target_column(an, t)?;
         if !t.indirection.is_empty() {
             return Err(unsupported("subscripts and fields in INSERT columns"));
         }

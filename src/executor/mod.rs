@@ -320,6 +320,27 @@ pub(super) struct Table {
 }
 
 impl Table {
+    /// The column an INSERT column list or UPDATE SET item names (42703 `column
+    /// "x" of relation "t" does not exist` otherwise, at the item).
+    pub(super) fn target_column(
+        &self,
+        an: &crate::sql::analyze::Analyzer,
+        t: &protobuf::ResTarget,
+    ) -> QuillResult<usize> {
+        self.scope.column_index(&t.name).ok_or_else(|| {
+            an.at(
+                QuillError::new(
+                    sqlstate::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{}\" of relation \"{}\" does not exist",
+                        t.name, self.rel.name
+                    ),
+                ),
+                t.location,
+            )
+        })
+    }
+
     /// Looks the relation up under the statement's snapshot; its alias (`FROM t AS
     /// a`) comes from `rv`. `visible`: whether expressions may name its columns
     /// (false for INSERT's target, as in PostgreSQL).

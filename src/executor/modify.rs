@@ -30,7 +30,7 @@ use crate::access::heap::heapam::{
     heap_delete, heap_fetch, heap_scan, heap_update, HeapUpdateResult,
 };
 use crate::access::heap::tuple::ItemPointer;
-use crate::error::{sqlstate, QuillError, QuillResult};
+use crate::error::{QuillError, QuillResult};
 use crate::sql::analyze::Analyzer;
 use crate::sql::eval::{eval_row, fold};
 use crate::sql::expr::Expr;
@@ -62,18 +62,7 @@ fn set_list(
         let Some(NodeEnum::ResTarget(t)) = &node.node else {
             return Err(QuillError::internal("SET item is not a ResTarget"));
         };
-        let i = table.scope.column_index(&t.name).ok_or_else(|| {
-            an.at(
-                QuillError::new(
-                    sqlstate::UNDEFINED_COLUMN,
-                    format!(
-                        "column \"{}\" of relation \"{}\" does not exist",
-                        t.name, table.rel.name
-                    ),
-                ),
-                t.location,
-            )
-        })?;
+        let i = table.target_column(an, t)?;
         if !t.indirection.is_empty() {
             return Err(an.unsupported_plural("subscripts and fields in SET", t.location));
         }

@@ -13,10 +13,8 @@ use super::{unsupported, StorageContext, Table};
 use crate::access::heap::heapam::heap_scan;
 use crate::error::{sqlstate, QuillError, QuillResult};
 use crate::sql::analyze::{node_location, str_value, Analyzer};
-use crate::sql::colname::figure_colname;
 use crate::sql::eval::{eval_row, fold};
 use crate::sql::expr::Expr;
-use crate::sql::scope::is_star;
 use crate::sql::select::{limit_clause, reject_unsupported, row_count};
 use crate::sql::types::SqlType;
 use crate::sql::value::{Datum, OutputFormat};
@@ -29,32 +27,6 @@ struct SortKey {
     descending: bool,
     nulls_first: bool,
     bpchar: bool,
-}
-
-/// The select list: (output name, expression).
-fn target_list(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<Vec<(String, Expr)>> {
-    let mut targets = Vec::with_capacity(s.target_list.len());
-    for node in &s.target_list {
-        let Some(NodeEnum::ResTarget(target)) = &node.node else {
-            return Err(QuillError::internal("select-list item is not a ResTarget"));
-        };
-        let value = target
-            .val
-            .as_deref()
-            .ok_or_else(|| QuillError::internal("ResTarget without a value"))?;
-        if let Some(star) = is_star(value) {
-            targets.extend(an.star_columns(star)?);
-            continue;
-        }
-        let expr = an.resolve_unknown(an.expr(value)?)?;
-        let name = if target.name.is_empty() {
-            figure_colname(value)
-        } else {
-            target.name.clone()
-        };
-        targets.push((name, expr));
-    }
-    Ok(targets)
 }
 
 /// PostgreSQL's `findTargetlistEntrySQL92` then `SQL99`: an output column number,
@@ -175,7 +147,7 @@ pub(super) fn select(
     let an = Analyzer::with_scope(ctx.query, &table.scope);
     reject_unsupported(&an, s)?;
 
-    let targets = target_list(&an, s)?;
+    let targets = crate::sql::select::target_list(&an, &s.target_list)?;
     let filter = match &s.where_clause {
         Some(w) => Some(an.coerce_to_boolean(an.expr(w)?, "WHERE")?),
         None => None,

@@ -113,13 +113,11 @@ pub(crate) fn row_count(
     }
 }
 
-fn analyze(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<SelectPlan> {
-    reject_unsupported(an, s)?;
-    for item in &s.from_clause {
-        from_item(an, item)?;
-    }
-    let mut targets = Vec::with_capacity(s.target_list.len());
-    for node in &s.target_list {
+/// The select list: (output name, expression) per output column; `*` and `rel.*`
+/// expand to the scope's columns (an error without one, as in PostgreSQL).
+pub fn target_list(an: &Analyzer, target_list: &[Node]) -> QuillResult<Vec<(String, Expr)>> {
+    let mut targets = Vec::with_capacity(target_list.len());
+    for node in target_list {
         let Some(NodeEnum::ResTarget(target)) = &node.node else {
             return Err(QuillError::internal("select-list item is not a ResTarget"));
         };
@@ -127,6 +125,10 @@ fn analyze(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<SelectPlan> {
             .val
             .as_deref()
             .ok_or_else(|| QuillError::internal("ResTarget without a value"))?;
+        if let Some(star) = super::scope::is_star(value) {
+            targets.extend(an.star_columns(star)?);
+            continue;
+        }
         let expr = an.resolve_unknown(an.expr(value)?)?;
         let name = if target.name.is_empty() {
             figure_colname(value)
@@ -135,6 +137,15 @@ fn analyze(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<SelectPlan> {
         };
         targets.push((name, expr));
     }
+    Ok(targets)
+}
+
+fn analyze(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<SelectPlan> {
+    reject_unsupported(an, s)?;
+    for item in &s.from_clause {
+        from_item(an, item)?;
+    }
+    let targets = target_list(an, &s.target_list)?;
     let filter = match &s.where_clause {
         Some(w) => Some(an.coerce_to_boolean(an.expr(w)?, "WHERE")?),
         None => None,

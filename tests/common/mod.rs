@@ -458,3 +458,26 @@ pub fn first_value(client: &mut postgres::Client, sql: &str) -> String {
         })
         .unwrap_or_else(|| panic!("{sql}: no row"))
 }
+
+/// Every row of a simple query's result, as text (NULL is `None`); panics on an
+/// error.
+pub fn rows(client: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    client
+        .simple_query(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A row of non-NULL values, to compare with [`rows`].
+pub fn some(values: &[&str]) -> Vec<Option<String>> {
+    values.iter().map(|v| Some(v.to_string())).collect()
+}
