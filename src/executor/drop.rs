@@ -22,10 +22,9 @@
 use pg_query::protobuf::{self, ObjectType};
 use pg_query::NodeEnum;
 
-use crate::access::heap::visibility::{XidStatus, XidStatusOracle};
 use crate::catalog::{CatalogSnapshot, DropOutcome, RelationInfo};
 use crate::error::{sqlstate, QuillError, QuillResult};
-use crate::sql::QueryResult;
+use crate::sql::{QueryResult, SessionContext};
 use crate::storage::ids::Oid;
 use crate::txn::snapshot::ClogOracle;
 
@@ -43,6 +42,7 @@ pub(super) fn drop_statement(
     s: &protobuf::DropStmt,
     ctx: &StorageContext<'_>,
     xids: &mut dyn XidSource,
+    session: &mut dyn SessionContext,
 ) -> QuillResult<QueryResult> {
     if s.remove_type() != ObjectType::ObjectTable {
         return Err(unsupported("DROP of objects other than tables"));
@@ -62,7 +62,7 @@ pub(super) fn drop_statement(
         if dropped.contains(&rel.oid) {
             continue; // the same table twice: PostgreSQL drops it once, silently
         }
-        if drop_one(ctx, &rel, s.missing_ok, xids)? {
+        if drop_one(ctx, &rel, s.missing_ok, xids, session)? {
             dropped.push(rel.oid);
         }
     }
@@ -180,6 +180,7 @@ fn drop_one(
     rel: &RelationInfo,
     missing_ok: bool,
     xids: &mut dyn XidSource,
+    session: &mut dyn SessionContext,
 ) -> QuillResult<bool> {
     let xid = xids.ensure_xid()?;
     let oracle = ClogOracle::new(ctx.clog, xid);
@@ -207,18 +208,7 @@ fn drop_one(
                 missing_table(&rel.name, missing_ok, xids)?;
                 return Ok(false);
             }
-            DropOutcome::BeingDropped(other) => wait_for_transaction(&oracle, other)?,
+            DropOutcome::BeingDropped(other) => xids.wait_for_xid(xid, other, session)?,
         }
     }
-}
-
-/// Waits until transaction `xid` has committed or aborted (PostgreSQL's
-/// `XactLockTableWait`, by polling the clog: a crashed holder ends in a crash
-/// restart, which ends this wait too). Query cancel interrupts it.
-fn wait_for_transaction(oracle: &ClogOracle<'_>, xid: u32) -> QuillResult<()> {
-    while oracle.status(xid) == XidStatus::InProgress {
-        crate::backend::interrupts::check_for_interrupts()?;
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    Ok(())
 }

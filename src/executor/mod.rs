@@ -179,7 +179,7 @@ pub fn execute_storage_statement(
         NodeEnum::SelectStmt(s) => select::select(s, ctx, session, format),
         NodeEnum::UpdateStmt(s) => modify::update(s, ctx, xids, session, format),
         NodeEnum::DeleteStmt(s) => modify::delete(s, ctx, xids, session, format),
-        NodeEnum::DropStmt(s) => drop::drop_statement(s, ctx, xids),
+        NodeEnum::DropStmt(s) => drop::drop_statement(s, ctx, xids, session),
         _ => Err(unsupported("this statement on tables")),
     }
 }
