@@ -137,21 +137,21 @@ impl Session {
     /// was its own transaction: commit it, or abort it after an error.
     pub fn end_statement(&mut self, succeeded: bool) -> QuillResult<()> {
         let in_block = self.txn != TxnStatus::Idle;
-        let synchronous = self.config.synchronous_commit();
+        let settings = crate::txn::xact::CommitSettings::from_config(&self.config);
         if let Some(storage) = self.storage.as_mut() {
             if in_block {
                 storage.next_command();
             } else {
-                storage.finish_transaction(succeeded, synchronous)?;
+                storage.finish_transaction(succeeded, &settings)?;
             }
         }
         Ok(())
     }
 
     fn finish_block(&mut self, commit: bool) -> QuillResult<()> {
-        let synchronous = self.config.synchronous_commit();
+        let settings = crate::txn::xact::CommitSettings::from_config(&self.config);
         match self.storage.as_mut() {
-            Some(storage) => storage.finish_transaction(commit, synchronous),
+            Some(storage) => storage.finish_transaction(commit, &settings),
             None => Ok(()),
         }
     }

@@ -112,13 +112,19 @@ impl BackendStorage {
     pub fn finish_transaction(
         &mut self,
         commit: bool,
-        synchronous_commit: bool,
+        settings: &crate::txn::xact::CommitSettings,
     ) -> QuillResult<()> {
         let xid = self.xid.replace(0);
         self.cid = 0;
         if xid != 0 {
             let outcome = if commit {
-                crate::txn::xact::commit(xid, self.wal.as_ref(), &self.clog, synchronous_commit)
+                crate::txn::xact::commit_with(
+                    xid,
+                    self.wal.as_ref(),
+                    &self.clog,
+                    settings,
+                    crate::shmem::shmem().procs(),
+                )
             } else {
                 self.catalog_cache.replace(Default::default());
                 crate::txn::xact::abort(xid, self.wal.as_ref(), &self.clog)
