@@ -23,7 +23,7 @@
 //! [`Wal::flush_commit`] follow PostgreSQL's `XLogFlush`:
 //! 1. return if `flushed_upto` already covers the request;
 //! 2. wait until every insertion below the request has finished copying
-//!    ([`WalShared::wait_for_insertions`]: a slot whose `inserting_at` is below it is
+//!    (`WalShared::wait_for_insertions`: a slot whose `inserting_at` is below it is
 //!    waited for by taking its lock shared) — never while holding `write_lock`;
 //! 3. take `write_lock` if it is free; if it is busy (someone is flushing), sleep
 //!    until it is released **without taking it** (`LWLock::lock_exclusive_or_wait`,
@@ -32,7 +32,7 @@
 //!    taking the lock in turn only to find nothing left to do;
 //! 4. holding the lock, re-check 1, optionally sleep `commit_delay` (a leader only,
 //!    fsync on, enough other transactions running), then write and fdatasync up to
-//!    **everything finished so far** ([`WalShared::finished_upto`], computed under
+//!    **everything finished so far** (`WalShared::finished_upto`, computed under
 //!    the lock without waiting), so every commit that finished inserting while the
 //!    previous fdatasync ran shares this one (rule 3).
 //!
