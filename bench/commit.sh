@@ -7,7 +7,9 @@
 # commit at work. Quill is restarted for every case and its flushes are read from its
 # shutdown log line ("WAL statistics: ... N flushes since start"); PostgreSQL's from
 # pg_stat_wal.wal_sync, reset before every case. Commits are pgbench's "number of
-# transactions actually processed", summed over the rounds.
+# transactions actually processed", summed over the rounds. The reference for commit
+# latency is one fdatasync of an 8 KiB write as pg_test_fsync measures it on the same
+# file system, taken before and after the synchronous 1-client case (the mean of both).
 #
 # Usage: bash bench/commit.sh [SECONDS=10] [ROUNDS=3]
 source "$(dirname "$0")/lib.sh"
@@ -38,6 +40,11 @@ run_pgbench() { # port clients threads -> "tps transactions latency_ms"
       END {print t, n, l}'
 }
 
+fdatasync_us() { # pg_test_fsync's "fdatasync" with one 8 kB write, in µs per operation
+  "$PGBIN/pg_test_fsync" -s 1 -f "$TMP/pg_test_fsync.out" 2>/dev/null \
+    | awk '/^ +fdatasync / {print $(NF-1); exit}'
+}
+
 start_quill on
 sql "$QPORT" "create table bench_insert (id int4, v text)" >/dev/null
 stop_quill >/dev/null
@@ -48,6 +55,7 @@ for sync in on off; do
   sql "$PPORT" "create table if not exists bench_insert (id int4, v text)" 2>/dev/null
   for clients in 1 8; do
     threads=$(( clients > 1 ? 2 : 1 ))
+    [ "$sync$clients" = on1 ] && fsync_before=$(fdatasync_us)
     start_quill "$sync"
     sql "$PPORT" "select pg_stat_reset_shared('wal')" >/dev/null
     q=(); p=(); qn=0; pn=0
@@ -62,6 +70,12 @@ for sync in on off; do
     awk -v c="sync=$sync clients=$clients" -v qt="$qt" -v pt="$pt" -v ql="$ql" -v pl="$pl" \
       -v qs="$quill_syncs" -v qn="$qn" -v ps="$pg_syncs" -v pn="$pn" \
       'BEGIN {printf "%-22s %10.0f %10.0f %6.2f %9.3f %9.3f %10.3f %10.3f\n", c, qt, pt, qt/pt, ql, pl, qs/qn, ps/pn}'
+    if [ "$sync$clients" = on1 ]; then
+      fsync_after=$(fdatasync_us)
+      awk -v a="$fsync_before" -v b="$fsync_after" -v ql="$ql" -v pl="$pl" 'BEGIN {
+        f = (a + b) / 2000
+        printf "  one fdatasync (pg_test_fsync, 8kB): %.3f ms (%s, %s us); 1-client latency / fdatasync: quill %.2fx, pg %.2fx\n", f, a, b, ql / f, pl / f}'
+    fi
   done
   as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -m fast stop >/dev/null
 done
