@@ -984,6 +984,82 @@ mod tests {
         assert_eq!(reader.end_of_valid_wal(), end);
     }
 
+    /// `fsync = off` still writes WAL on flush (the walwriter and commits move
+    /// `flushed_upto`) but never syncs it; with `fsync = on`, a flush leaves nothing
+    /// of the WAL that a power loss could drop.
+    #[test]
+    fn flush_syncs_wal_only_with_fsync_on() {
+        for fsync in [true, false] {
+            let disk = crate::storage::fault::SimulatedDisk::new();
+            disk.create_dir_all(std::path::Path::new(WAL_DIR)).unwrap();
+            disk.sync_dir(std::path::Path::new("")).unwrap();
+            let io: Arc<dyn FileIo> = Arc::new(disk.clone());
+            let segment =
+                TestSegment::new(crate::shmem::WAL_CONTROL_LEN_BYTES + RING_PAGES * XLOG_BLCKSZ);
+            let wal = Wal::attach(
+                segment.struct_at::<WalShared>(0),
+                segment.bytes(
+                    crate::shmem::WAL_CONTROL_LEN_BYTES,
+                    RING_PAGES * XLOG_BLCKSZ,
+                ),
+                io,
+                fsync,
+            );
+            wal.initialize(WalStart {
+                end_of_wal: Lsn(WAL_SEGMENT_SIZE),
+                prev_record: Lsn::INVALID,
+                timeline: TimeLineId::FIRST,
+                system_id: 42,
+            })
+            .unwrap();
+            let end = insert(&wal, 0, 0);
+            wal.flush(end).unwrap();
+            assert!(wal.shared().flushed_upto() >= end);
+            assert_eq!(disk.unsynced_file_changes() == 0, fsync, "fsync = {fsync}");
+        }
+    }
+
+    /// Commit-like use from several processes: every record is flushed right after
+    /// it is inserted, so flushers keep finding the write lock busy and wait for the
+    /// flush in progress (the lock_exclusive_or_wait path). Each flush must return
+    /// only once its own record is durable, and the records read back intact.
+    #[test]
+    fn concurrent_committers_return_only_once_their_record_is_flushed() {
+        const WRITERS: u32 = 4;
+        const PER_WRITER: u32 = 150;
+        let fixture = Fixture::new();
+        let wal = fixture.start();
+        let mut children = Vec::new();
+        for writer in 0..WRITERS {
+            // SAFETY: as in the test above: the child uses only the shared mapping,
+            // its own Wal handle and file I/O, then _exits.
+            match unsafe { nix::unistd::fork() }.unwrap() {
+                nix::unistd::ForkResult::Child => {
+                    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let wal = fixture.wal();
+                        for seq in 0..PER_WRITER {
+                            let end = insert(&wal, writer, seq);
+                            wal.flush(end).unwrap();
+                            assert!(wal.shared().flushed_upto() >= end);
+                        }
+                    }))
+                    .map_or(1, |_| 0);
+                    // SAFETY: _exit skips the test harness's atexit state.
+                    unsafe { libc::_exit(code) };
+                }
+                nix::unistd::ForkResult::Parent { child } => children.push(child),
+            }
+        }
+        for child in children {
+            let status = nix::sys::wait::waitpid(child, None).unwrap();
+            assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+        }
+        let (seen, end) = read_all(&fixture);
+        assert_eq!(seen.len(), (WRITERS * PER_WRITER) as usize);
+        assert_eq!(end, wal.shared().flushed_upto());
+        assert!(wal.shared().flush_count() <= u64::from(WRITERS * PER_WRITER));
+    }
+
     #[test]
     fn wal_continues_after_reinitialising_at_the_end_of_a_partial_page() {
         let fixture = Fixture::new();
