@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Commit benchmark: single-row INSERT transactions with real pgbench
 # (`pgbench -n -f insert.sql`), 1 and 8 clients, synchronous_commit on and off, for
-# Quill and PostgreSQL 15 on the same machine in the same run. Prints commits/s, the
-# Quill/PostgreSQL ratio, and WAL flushes per commit (group commit at work: Quill
-# from its shutdown log line, PostgreSQL from pg_stat_wal.wal_sync).
+# Quill and PostgreSQL 15 on the same machine in the same run. Prints commits/s (the
+# median of ROUNDS runs, Quill and PostgreSQL alternating), the Quill/PostgreSQL ratio,
+# the mean latency of the median run, and WAL flushes (fdatasyncs) per commit: group
+# commit at work. Quill is restarted for every case and its flushes are read from its
+# shutdown log line ("WAL statistics: ... N flushes since start"); PostgreSQL's from
+# pg_stat_wal.wal_sync, reset before every case. Commits are pgbench's "number of
+# transactions actually processed", summed over the rounds. The reference for commit
+# latency is one fdatasync of an 8 KiB write as pg_test_fsync measures it on the same
+# file system, taken before and after the synchronous 1-client case (the mean of both).
 #
 # Usage: bash bench/commit.sh [SECONDS=10] [ROUNDS=3]
 source "$(dirname "$0")/lib.sh"
@@ -16,38 +22,60 @@ start_quill() { # synchronous_commit
     -c listen_addresses=127.0.0.1 -c synchronous_commit="$1" >>"$TMP/quill.log" 2>&1 &
   until pg_isready -q -h 127.0.0.1 -p "$QPORT"; do sleep 0.05; done
 }
+stop_quill() { # prints the flushes of the server's life that just ended
+  "$QUILL" stop -D "$TMP/quill" -m fast >/dev/null
+  grep "WAL statistics" "$TMP/quill.log" | tail -1 | sed 's/.* \([0-9]*\) flushes since start.*/\1/'
+}
 start_pg() { # synchronous_commit
   as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" \
     -o "-p $PPORT -k $TMP -c listen_addresses=127.0.0.1 -c synchronous_commit=$1" start >/dev/null
 }
 sql() { psql -X -q -At -h 127.0.0.1 -p "$1" -U "$USER_NAME" -d postgres -c "$2"; }
-tps() { # port clients threads
+run_pgbench() { # port clients threads -> "tps transactions latency_ms"
   pgbench -n -f "$TMP/insert.sql" -c "$2" -j "$3" -T "$SECONDS_PER_RUN" -h 127.0.0.1 -p "$1" \
-    -U "$USER_NAME" postgres 2>/dev/null | awk '/^tps/ {print $3}'
+    -U "$USER_NAME" postgres 2>/dev/null | awk '
+      /^number of transactions actually processed/ {n = $NF}
+      /^latency average/ {l = $4}
+      /^tps/ {t = $3}
+      END {print t, n, l}'
 }
 
-printf '%-30s %12s %12s %7s %14s %14s\n' "case" "quill tps" "pg tps" "ratio" "quill flush/c" "pg flush/c"
+fdatasync_us() { # pg_test_fsync's "fdatasync" with one 8 kB write, in µs per operation
+  "$PGBIN/pg_test_fsync" -s 1 -f "$TMP/pg_test_fsync.out" 2>/dev/null \
+    | awk '/^ +fdatasync / {print $(NF-1); exit}'
+}
+
+start_quill on
+sql "$QPORT" "create table bench_insert (id int4, v text)" >/dev/null
+stop_quill >/dev/null
+printf '%-22s %10s %10s %6s %9s %9s %10s %10s\n' "case" "quill tps" "pg tps" "ratio" \
+  "quill ms" "pg ms" "quill fl/c" "pg fl/c"
 for sync in on off; do
-  start_quill "$sync"; start_pg "$sync"
-  sql "$QPORT" "create table if not exists bench_insert (id int4, v text)" 2>/dev/null \
-    || sql "$QPORT" "create table bench_insert (id int4, v text)" 2>/dev/null || true
-  sql "$PPORT" "create table if not exists bench_insert (id int4, v text)"
+  start_pg "$sync"
+  sql "$PPORT" "create table if not exists bench_insert (id int4, v text)" 2>/dev/null
   for clients in 1 8; do
     threads=$(( clients > 1 ? 2 : 1 ))
+    [ "$sync$clients" = on1 ] && fsync_before=$(fdatasync_us)
+    start_quill "$sync"
     sql "$PPORT" "select pg_stat_reset_shared('wal')" >/dev/null
-    q=(); p=()
+    q=(); p=(); qn=0; pn=0
     for _ in $(seq "$ROUNDS"); do
-      q+=("$(tps "$QPORT" "$clients" "$threads")")
-      p+=("$(tps "$PPORT" "$clients" "$threads")")
+      read -r t n l <<<"$(run_pgbench "$QPORT" "$clients" "$threads")"; q+=("$t $l"); qn=$((qn + n))
+      read -r t n l <<<"$(run_pgbench "$PPORT" "$clients" "$threads")"; p+=("$t $l"); pn=$((pn + n))
     done
-    qt=$(printf '%s\n' "${q[@]}" | median); pt=$(printf '%s\n' "${p[@]}" | median)
     pg_syncs=$(sql "$PPORT" "select wal_sync from pg_stat_wal")
-    pg_commits=$(awk -v t="$pt" -v s="$SECONDS_PER_RUN" -v r="$ROUNDS" 'BEGIN {print t*s*r}')
-    awk -v c="sync=$sync clients=$clients" -v qt="$qt" -v pt="$pt" -v ps="$pg_syncs" -v pc="$pg_commits" \
-      'BEGIN {printf "%-30s %12.0f %12.0f %7.2f %14s %14.3f\n", c, qt, pt, qt/pt, "(below)", ps/pc}'
+    quill_syncs=$(stop_quill)
+    read -r qt ql <<<"$(printf '%s\n' "${q[@]}" | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}')"
+    read -r pt pl <<<"$(printf '%s\n' "${p[@]}" | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}')"
+    awk -v c="sync=$sync clients=$clients" -v qt="$qt" -v pt="$pt" -v ql="$ql" -v pl="$pl" \
+      -v qs="$quill_syncs" -v qn="$qn" -v ps="$pg_syncs" -v pn="$pn" \
+      'BEGIN {printf "%-22s %10.0f %10.0f %6.2f %9.3f %9.3f %10.3f %10.3f\n", c, qt, pt, qt/pt, ql, pl, qs/qn, ps/pn}'
+    if [ "$sync$clients" = on1 ]; then
+      fsync_after=$(fdatasync_us)
+      awk -v a="$fsync_before" -v b="$fsync_after" -v ql="$ql" -v pl="$pl" 'BEGIN {
+        f = (a + b) / 2000
+        printf "  one fdatasync (pg_test_fsync, 8kB): %.3f ms (%s, %s us); 1-client latency / fdatasync: quill %.2fx, pg %.2fx\n", f, a, b, ql / f, pl / f}'
+    fi
   done
-  "$QUILL" stop -D "$TMP/quill" -m fast >/dev/null
   as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -m fast stop >/dev/null
-  stats=$(grep "WAL statistics" "$TMP/quill.log" | tail -1 | sed 's/.*WAL statistics: //')
-  echo "  quill (sync=$sync, both client counts, all rounds): $stats"
 done

@@ -105,3 +105,67 @@ fn checkpoint_command_moves_the_control_files_checkpoint() {
     let dump = stdout(&server.quill("waldump", &[]));
     assert!(dump.contains("CHECKPOINT_ONLINE"), "{dump}");
 }
+
+/// Group commit with `commit_delay` (and `commit_siblings = 0`, so every flusher
+/// waits): concurrent committers share fdatasyncs, and every acknowledged commit
+/// survives kill -9 of the whole server. The shutdown line reports the flushes.
+#[test]
+fn commits_under_commit_delay_from_concurrent_clients_survive_kill_9() {
+    const WRITERS: i32 = 6;
+    const ROWS: i32 = 40;
+    let mut server = TestServer::start_with(&[("commit_delay", "200"), ("commit_siblings", "0")]);
+    let mut client = server.connect();
+    client
+        .batch_execute("create table t (writer int4, n int4)")
+        .unwrap();
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let conn = server.conn_string();
+            std::thread::spawn(move || {
+                let mut c = postgres::Client::connect(&conn, postgres::NoTls).unwrap();
+                for n in 0..ROWS {
+                    c.batch_execute(&format!("insert into t values ({writer}, {n})"))
+                        .unwrap_or_else(|e| panic!("writer {writer} row {n}: {e}"));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // A session may change commit_delay (superuser) and commit_siblings.
+    client
+        .batch_execute(
+            "set commit_delay = 50; set commit_siblings = 1; insert into t values (-1, -1)",
+        )
+        .unwrap();
+    drop(client);
+    server.kill_everything_hard();
+    server.launch();
+    let mut client = server.connect_eventually(Duration::from_secs(20));
+    let mut got: Vec<(String, String)> = client
+        .simple_query("select writer, n from t")
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => {
+                Some((r.get(0).unwrap().to_string(), r.get(1).unwrap().to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    got.sort();
+    got.dedup();
+    assert_eq!(
+        got.len(),
+        (WRITERS * ROWS + 1) as usize,
+        "acknowledged commits lost"
+    );
+    drop(client);
+    assert_eq!(server.stop("fast"), Some(0));
+    assert!(
+        server.log().contains("flushes since start"),
+        "{}",
+        server.log()
+    );
+}

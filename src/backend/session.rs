@@ -209,12 +209,12 @@ impl Session {
         if !keep_open && implicit {
             self.end_implicit_block(succeeded);
         }
-        let synchronous = self.config.synchronous_commit();
+        let settings = crate::txn::xact::CommitSettings::from_config(&self.config);
         if let Some(storage) = self.storage.as_mut() {
             if keep_open {
                 storage.next_command();
             } else {
-                storage.finish_transaction(succeeded, synchronous)?;
+                storage.finish_transaction(succeeded, &settings)?;
             }
         }
         Ok(())
@@ -240,9 +240,9 @@ impl Session {
     }
 
     fn finish_block(&mut self, commit: bool) -> QuillResult<()> {
-        let synchronous = self.config.synchronous_commit();
+        let settings = crate::txn::xact::CommitSettings::from_config(&self.config);
         match self.storage.as_mut() {
-            Some(storage) => storage.finish_transaction(commit, synchronous),
+            Some(storage) => storage.finish_transaction(commit, &settings),
             None => Ok(()),
         }
     }

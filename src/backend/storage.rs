@@ -179,7 +179,7 @@ impl BackendStorage {
     pub fn finish_transaction(
         &mut self,
         commit: bool,
-        synchronous_commit: bool,
+        settings: &crate::txn::xact::CommitSettings,
     ) -> QuillResult<()> {
         let xid = self.xid.replace(0);
         self.cid = 0;
@@ -195,17 +195,14 @@ impl BackendStorage {
             let outcome = if commit {
                 // From before the commit record until clog says committed.
                 let delay = crate::shmem::procarray::DelayCheckpointStart::enter(self.my_slot());
-                let outcome = if remove.is_empty() {
-                    crate::txn::xact::commit(xid, wal, &self.clog, synchronous_commit)
-                } else {
-                    crate::txn::xact_rels::commit_dropping(
-                        xid,
-                        wal,
-                        &self.clog,
-                        synchronous_commit,
-                        &remove,
-                    )
-                };
+                let outcome = crate::txn::xact::commit_with(
+                    xid,
+                    wal,
+                    &self.clog,
+                    settings,
+                    crate::shmem::shmem().procs(),
+                    &remove,
+                );
                 drop(delay);
                 if outcome.is_ok() {
                     // Committed in clog, still in the proc array (catalog::inval).
@@ -217,10 +214,8 @@ impl BackendStorage {
                     );
                 }
                 outcome
-            } else if remove.is_empty() {
-                crate::txn::xact::abort(xid, wal, &self.clog)
             } else {
-                crate::txn::xact_rels::abort_dropping(xid, wal, &self.clog, &remove)
+                crate::txn::xact::abort_removing(xid, wal, &self.clog, &remove)
             };
             crate::txn::xact::end_transaction(&self.txn_shared().proc_array_lock, self.my_slot());
             if !commit || outcome.is_err() {

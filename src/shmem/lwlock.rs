@@ -131,6 +131,43 @@ impl LWLock {
         LWLockExclusiveGuard { lock: self }
     }
 
+    /// PostgreSQL's `LWLockAcquireOrWait`: takes the lock exclusively if it is free;
+    /// otherwise sleeps until the holder releases it and returns `None` **without**
+    /// taking it. For the WAL flush (group commit): a committer that finds the write
+    /// lock busy waits for the flush in progress, then re-checks whether that flush
+    /// already covered its record, instead of queueing for the lock and taking it in
+    /// turn only to find nothing left to do.
+    ///
+    /// `None` means "the lock was released at least once, or the wait ended early"
+    /// (a signal, a spurious wake-up): the caller re-examines its condition and calls
+    /// again. It does not set `WRITER_WAITING`, since it does not mean to acquire.
+    pub fn lock_exclusive_or_wait(&self) -> Option<LWLockExclusiveGuard<'_>> {
+        loop {
+            if self.attempt(Mode::Exclusive) {
+                return Some(LWLockExclusiveGuard { lock: self });
+            }
+            let seen = self.state.load(Ordering::Relaxed);
+            if seen & HELD_MASK == 0 {
+                continue; // released meanwhile: try to take it
+            }
+            let sleeping_on = seen | HAS_WAITERS;
+            if sleeping_on != seen
+                && self
+                    .state
+                    .compare_exchange(seen, sleeping_on, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue; // the word moved (maybe a release): look again
+            }
+            // The release clears HAS_WAITERS and wakes us (or changed the word before
+            // the kernel's compare, and we do not sleep): "No lost wakeups" above.
+            futex_wait(&self.state, sleeping_on, None);
+            // Acquire: what the holder wrote before releasing is visible to the caller.
+            std::sync::atomic::fence(Ordering::Acquire);
+            return None;
+        }
+    }
+
     /// Takes the lock in shared mode if that is possible without waiting.
     #[inline]
     pub fn try_lock_shared(&self) -> Option<LWLockSharedGuard<'_>> {
@@ -585,6 +622,59 @@ mod tests {
         wait_children(holder);
         wait_children(waiter);
         assert_eq!(s.waiter_got_lock_after_release.load(Ordering::SeqCst), 1);
+        assert_eq!(s.lock.state.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn lock_exclusive_or_wait_takes_a_free_lock() {
+        let lock = LWLock::new();
+        let guard = lock.lock_exclusive_or_wait().expect("free lock is taken");
+        assert!(lock.is_held_exclusive());
+        drop(guard);
+        assert_eq!(lock.state.load(Ordering::Relaxed), 0);
+    }
+
+    /// A process finding the lock held sleeps until the holder releases it, then returns
+    /// without the lock (PostgreSQL's LWLockAcquireOrWait), having seen what the holder
+    /// wrote before releasing.
+    #[test]
+    fn lock_exclusive_or_wait_returns_after_release_without_the_lock() {
+        #[repr(C)]
+        struct Shared {
+            lock: LWLock,
+            holder_has_lock: AtomicU32,
+            release_now: AtomicU32,
+            written_by_holder: AtomicU32,
+            waiter_saw: AtomicU32,
+            waiter_got_lock: AtomicU32,
+        }
+        let mapping = SharedMapping::<Shared>::new_zeroed();
+        let s = mapping.get();
+        let holder = fork_children(1, |_| {
+            let guard = s.lock.lock_exclusive();
+            s.holder_has_lock.store(1, Ordering::SeqCst);
+            wait_for_flag(&s.release_now);
+            s.written_by_holder.store(7, Ordering::Relaxed);
+            drop(guard);
+        });
+        wait_for_flag(&s.holder_has_lock);
+        let waiter = fork_children(1, |_| {
+            let got = s.lock.lock_exclusive_or_wait();
+            s.waiter_got_lock
+                .store(u32::from(got.is_some()), Ordering::SeqCst);
+            s.waiter_saw.store(
+                s.written_by_holder.load(Ordering::Relaxed),
+                Ordering::SeqCst,
+            );
+        });
+        wait_until_sleeping(waiter[0]);
+        assert_ne!(s.lock.state.load(Ordering::SeqCst) & HAS_WAITERS, 0);
+        assert_eq!(s.lock.state.load(Ordering::SeqCst) & WRITER_WAITING, 0);
+        s.release_now.store(1, Ordering::SeqCst);
+        wait_children(holder);
+        wait_children(waiter);
+        assert_eq!(s.waiter_got_lock.load(Ordering::SeqCst), 0);
+        assert_eq!(s.waiter_saw.load(Ordering::SeqCst), 7);
         assert_eq!(s.lock.state.load(Ordering::SeqCst), 0);
     }
 

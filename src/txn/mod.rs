@@ -65,7 +65,7 @@ use crate::error::QuillResult;
 use crate::shmem::lwlock::LWLock;
 use crate::shmem::ShmemSafe;
 use crate::wal::record::{DecodedRecord, RecordBuilder, RmgrId};
-use crate::wal::xlog::Wal;
+use crate::wal::xlog::{CommitDelay, Wal};
 use crate::wal::Lsn;
 
 /// The transaction subsystem's shared state, one region of the segment.
@@ -103,6 +103,13 @@ pub trait WalInsert: WalFlush {
 
     /// Remembers an asynchronous commit's end LSN for the walwriter to flush.
     fn note_async_commit(&self, end: Lsn);
+
+    /// Flushes a commit record (synchronous commit): [`WalFlush::flush`], plus the
+    /// `commit_delay` wait of whoever performs the group's fdatasync.
+    fn flush_commit(&self, end: Lsn, delay: &CommitDelay<'_>) -> QuillResult<()> {
+        let _ = delay;
+        self.flush(end)
+    }
 }
 
 impl WalInsert for Wal {
@@ -112,6 +119,10 @@ impl WalInsert for Wal {
 
     fn note_async_commit(&self, end: Lsn) {
         Wal::note_async_commit(self, end)
+    }
+
+    fn flush_commit(&self, end: Lsn, delay: &CommitDelay<'_>) -> QuillResult<()> {
+        Wal::flush_commit(self, end, Some(delay))
     }
 }
 

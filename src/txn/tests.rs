@@ -37,6 +37,8 @@ pub(super) struct FakeWalState {
     pub records: Vec<(Lsn, Vec<u8>)>,
     pub flush_calls: Vec<Lsn>,
     pub async_commit: Lsn,
+    /// Each commit flush's `commit_delay` wait, and whether waiting was worthwhile.
+    pub commit_delays: Vec<(std::time::Duration, bool)>,
 }
 
 impl FakeWal {
@@ -82,6 +84,16 @@ impl WalInsert for FakeWal {
     fn note_async_commit(&self, end: Lsn) {
         let mut state = self.state.lock().unwrap();
         state.async_commit = state.async_commit.max(end);
+    }
+
+    fn flush_commit(&self, end: Lsn, delay: &crate::wal::xlog::CommitDelay<'_>) -> QuillResult<()> {
+        let worthwhile = (delay.worthwhile)();
+        self.state
+            .lock()
+            .unwrap()
+            .commit_delays
+            .push((delay.wait, worthwhile));
+        self.flush(end)
     }
 }
 
@@ -501,6 +513,40 @@ fn synchronous_commit_flushes_its_record_and_async_commit_only_notes_it() {
     assert_eq!(clog.get_status(3).unwrap(), TransactionStatus::Committed);
     assert_eq!(clog.get_status(4).unwrap(), TransactionStatus::Committed);
     assert_eq!(clog.get_status(5).unwrap(), TransactionStatus::Aborted);
+}
+
+/// commit_delay reaches the WAL's flush with PostgreSQL's commit_siblings test: the
+/// wait is worthwhile only if at least that many *other* transactions are running.
+#[test]
+fn commit_delay_waits_only_with_enough_other_running_transactions() {
+    let (_disk, io) = new_disk();
+    let wal = FakeWal::new();
+    let clog = Clog::attach(&new_txn_shared().clog, io, wal.clone());
+    clog.extend_for(3, wal.as_ref()).unwrap();
+    let procs: Vec<ProcSlot> = (0..4).map(|_| new_slot()).collect();
+    procs[0].xid.store(10, Ordering::SeqCst); // the committer itself
+    procs[2].xid.store(11, Ordering::SeqCst);
+    let settings = CommitSettings {
+        synchronous_commit: true,
+        commit_delay_us: 300,
+        commit_siblings: 2,
+    };
+    commit_with(10, wal.as_ref(), &clog, &settings, &procs, &[]).unwrap();
+    procs[3].xid.store(12, Ordering::SeqCst);
+    commit_with(10, wal.as_ref(), &clog, &settings, &procs, &[]).unwrap();
+    let asynchronous = CommitSettings {
+        synchronous_commit: false,
+        ..settings
+    };
+    commit_with(10, wal.as_ref(), &clog, &asynchronous, &procs, &[]).unwrap();
+    let wait = std::time::Duration::from_micros(300);
+    assert_eq!(
+        wal.state.lock().unwrap().commit_delays,
+        vec![(wait, false), (wait, true)]
+    );
+    assert!(other_transactions_at_least(&procs, 10, 0));
+    assert!(!other_transactions_at_least(&procs, 10, 3));
+    assert!(other_transactions_at_least(&procs, 99, 3));
 }
 
 /// Redo of a seeded history of zero-page, commit and abort records: applying every

@@ -16,7 +16,10 @@
 //! # Commit, in this order (README rule 1)
 //! 1. insert the commit record;
 //! 2. `synchronous_commit = on`: flush WAL to its end (the commit is durable, and may
-//!    be acknowledged, only now); `off`: tell the walwriter ([`WalInsert::note_async_commit`]);
+//!    be acknowledged, only now) — with group commit and, if `commit_delay` is set and
+//!    at least `commit_siblings` other transactions run, a short wait by whoever
+//!    flushes so more commits share its fdatasync ([`WalInsert::flush_commit`]);
+//!    `off`: tell the walwriter ([`WalInsert::note_async_commit`]);
 //! 3. set clog COMMITTED, with the record's end LSN, so the clog page cannot reach the
 //!    disk before the record does (asynchronous commit);
 //! 4. the caller clears its proc slot ([`end_transaction`]): only now do new snapshots
@@ -39,13 +42,16 @@
 //! committed: such rows stay invisible and such deletions do not take effect.)
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use crate::access::heap::tuple::TransactionId;
 use crate::access::heap::visibility::{xid_is_normal, FIRST_NORMAL_TRANSACTION_ID};
 use crate::error::{QuillError, QuillResult};
 use crate::shmem::lwlock::LWLock;
 use crate::shmem::procarray::ProcSlot;
+use crate::storage::ids::RelFileNode;
 use crate::wal::record::{DecodedRecord, RecordBuilder, RmgrId};
+use crate::wal::xlog::CommitDelay;
 use crate::wal::Lsn;
 
 use super::clog::{Clog, TransactionStatus};
@@ -154,29 +160,107 @@ pub fn now_timestamp() -> i64 {
     since_unix - POSTGRES_EPOCH_UNIX_MICROS
 }
 
+/// How a commit reaches the disk: the session's `synchronous_commit`, `commit_delay`
+/// and `commit_siblings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitSettings {
+    /// `on` (and `local`, `remote_*`): flush before returning; `off`: leave it to the
+    /// walwriter.
+    pub synchronous_commit: bool,
+    /// `commit_delay`, µs: how long the process about to flush waits for more commits
+    /// to join its fdatasync (0, the default: never).
+    pub commit_delay_us: u64,
+    /// `commit_siblings`: the wait happens only if at least this many other
+    /// transactions are running.
+    pub commit_siblings: usize,
+}
+
+impl CommitSettings {
+    /// Plain synchronous or asynchronous commit, without `commit_delay`.
+    pub fn synchronous(synchronous_commit: bool) -> CommitSettings {
+        CommitSettings {
+            synchronous_commit,
+            commit_delay_us: 0,
+            commit_siblings: 5,
+        }
+    }
+
+    pub fn from_config(config: &crate::config::Config) -> CommitSettings {
+        CommitSettings {
+            synchronous_commit: config.synchronous_commit(),
+            commit_delay_us: config.commit_delay_us(),
+            commit_siblings: config.commit_siblings(),
+        }
+    }
+}
+
+/// Whether at least `n` transactions other than `xid` are running: PostgreSQL's
+/// `MinimumActiveBackends`, read without the proc-array lock (a hint: a wrong answer
+/// only changes whether a `commit_delay` wait happens).
+pub fn other_transactions_at_least(procs: &[ProcSlot], xid: TransactionId, n: usize) -> bool {
+    if n == 0 {
+        return true;
+    }
+    let mut seen = 0;
+    for slot in procs {
+        let other = slot.xid.load(Ordering::Relaxed);
+        if other != 0 && other != xid {
+            seen += 1;
+            if seen >= n {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Commits `xid` (steps 1–3 of the module doc; the caller then calls
-/// [`end_transaction`]). Returns the commit record's end LSN.
-///
-/// Must hold: `xid` is the caller's running transaction and its changes are all in
-/// WAL. An error is returned only if the commit record could not be inserted (the
-/// transaction then must abort); after that, failures PANIC.
+/// [`end_transaction`]), synchronously or not, without `commit_delay`. Returns the
+/// commit record's end LSN. See [`commit_with`].
 pub fn commit(
     xid: TransactionId,
     wal: &dyn WalInsert,
     clog: &Clog,
     synchronous_commit: bool,
 ) -> QuillResult<Lsn> {
-    assert!(xid_is_normal(xid), "commit of special xid {xid}");
-    let record = XactRecord {
-        kind: XactKind::Commit,
+    commit_with(
         xid,
-        xact_time: now_timestamp(),
-    };
-    let data = record.encode();
-    let (_, end) = wal.insert(&record.builder(&data))?;
+        wal,
+        clog,
+        &CommitSettings::synchronous(synchronous_commit),
+        &[],
+        &[],
+    )
+}
+
+/// Commits `xid` (steps 1–3 of the module doc; the caller then calls
+/// [`end_transaction`]) as `settings` say; `procs` is the proc array, for
+/// `commit_siblings`; `rels` the relation files to remove once it has committed
+/// (DROP TABLE; listed in the record, `xact_rels.rs`). Returns the commit record's
+/// end LSN.
+///
+/// Must hold: `xid` is the caller's running transaction and its changes are all in
+/// WAL. An error is returned only if the commit record could not be inserted (the
+/// transaction then must abort); after that, failures PANIC. With
+/// `synchronous_commit`, returning means the commit record is durable (rule 2).
+pub fn commit_with(
+    xid: TransactionId,
+    wal: &dyn WalInsert,
+    clog: &Clog,
+    settings: &CommitSettings,
+    procs: &[ProcSlot],
+    rels: &[RelFileNode],
+) -> QuillResult<Lsn> {
+    assert!(xid_is_normal(xid), "commit of special xid {xid}");
+    let end = insert_record(XactKind::Commit, xid, wal, rels)?;
     // Critical section: the commit record is in WAL.
-    if synchronous_commit {
-        if let Err(e) = wal.flush(end) {
+    if settings.synchronous_commit {
+        let worthwhile = || other_transactions_at_least(procs, xid, settings.commit_siblings);
+        let delay = CommitDelay {
+            wait: Duration::from_micros(settings.commit_delay_us),
+            worthwhile: &worthwhile,
+        };
+        if let Err(e) = wal.flush_commit(end, &delay) {
             panic!("PANIC: could not flush commit record of transaction {xid} at {end}: {e}");
         }
     } else {
@@ -188,17 +272,42 @@ pub fn commit(
     Ok(end)
 }
 
-/// Aborts `xid`: abort record (not flushed), clog ABORTED. Returns the record's end
-/// LSN. The caller then calls [`end_transaction`].
-pub fn abort(xid: TransactionId, wal: &dyn WalInsert, clog: &Clog) -> QuillResult<Lsn> {
-    assert!(xid_is_normal(xid), "abort of special xid {xid}");
+/// Inserts a commit or abort record for `xid`, listing `rels` if there are any.
+fn insert_record(
+    kind: XactKind,
+    xid: TransactionId,
+    wal: &dyn WalInsert,
+    rels: &[RelFileNode],
+) -> QuillResult<Lsn> {
+    if !rels.is_empty() {
+        return super::xact_rels::insert(kind, xid, wal, rels);
+    }
     let record = XactRecord {
-        kind: XactKind::Abort,
+        kind,
         xid,
         xact_time: now_timestamp(),
     };
     let data = record.encode();
     let (_, end) = wal.insert(&record.builder(&data))?;
+    Ok(end)
+}
+
+/// Aborts `xid`: abort record (not flushed), clog ABORTED. Returns the record's end
+/// LSN. The caller then calls [`end_transaction`].
+pub fn abort(xid: TransactionId, wal: &dyn WalInsert, clog: &Clog) -> QuillResult<Lsn> {
+    abort_removing(xid, wal, clog, &[])
+}
+
+/// [`abort`] with a record listing `rels`, the files the transaction created (they
+/// are removed, also by redo).
+pub fn abort_removing(
+    xid: TransactionId,
+    wal: &dyn WalInsert,
+    clog: &Clog,
+    rels: &[RelFileNode],
+) -> QuillResult<Lsn> {
+    assert!(xid_is_normal(xid), "abort of special xid {xid}");
+    let end = insert_record(XactKind::Abort, xid, wal, rels)?;
     // Critical section, as PostgreSQL's RecordTransactionAbort.
     if let Err(e) = clog.set_status(xid, TransactionStatus::Aborted, Lsn::INVALID) {
         panic!("PANIC: could not record abort of transaction {xid} in clog: {e}");

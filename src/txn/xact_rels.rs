@@ -20,18 +20,16 @@
 //!
 //! The commit and abort steps are `xact.rs`'s (record → flush per
 //! `synchronous_commit` → clog, in a critical section), with this record instead.
-//! Removing the files is the caller's, after [`commit_dropping`] returned and the
+//! Removing the files is the caller's, after the commit (`xact::commit_with` with the files) returned and the
 //! transaction left the proc array: a crash in between leaves them to redo.
 
 use crate::access::heap::tuple::TransactionId;
-use crate::access::heap::visibility::xid_is_normal;
 use crate::error::{QuillError, QuillResult};
 use crate::storage::buffer::BufferPool;
 use crate::storage::ids::RelFileNode;
 use crate::wal::record::{DecodedRecord, RecordBuilder, RmgrId};
 use crate::wal::Lsn;
 
-use super::clog::{Clog, TransactionStatus};
 use super::xact::{now_timestamp, XactKind, XactRecord, XACT_DATA_LEN};
 use super::WalInsert;
 
@@ -89,7 +87,7 @@ pub fn decode_rels(info: u8, data: &[u8]) -> Option<Vec<RelFileNode>> {
         .collect()
 }
 
-fn insert(
+pub(super) fn insert(
     kind: XactKind,
     xid: TransactionId,
     wal: &dyn WalInsert,
@@ -104,46 +102,6 @@ fn insert(
     let mut builder = RecordBuilder::new(RmgrId::Xact, kind.info() | XLOG_XACT_HAS_INFO, xid);
     builder.main_data(&data);
     let (_, end) = wal.insert(&builder)?;
-    Ok(end)
-}
-
-/// `xact::commit` with a record listing `rels`, the files to remove once the
-/// transaction has committed. Same guarantees and order; returns the record's end.
-pub fn commit_dropping(
-    xid: TransactionId,
-    wal: &dyn WalInsert,
-    clog: &Clog,
-    synchronous_commit: bool,
-    rels: &[RelFileNode],
-) -> QuillResult<Lsn> {
-    assert!(xid_is_normal(xid), "commit of special xid {xid}");
-    let end = insert(XactKind::Commit, xid, wal, rels)?;
-    // Critical section: the commit record is in WAL (xact.rs).
-    if synchronous_commit {
-        if let Err(e) = wal.flush(end) {
-            panic!("PANIC: could not flush commit record of transaction {xid} at {end}: {e}");
-        }
-    } else {
-        wal.note_async_commit(end);
-    }
-    if let Err(e) = clog.set_status(xid, TransactionStatus::Committed, end) {
-        panic!("PANIC: could not record commit of transaction {xid} in clog: {e}");
-    }
-    Ok(end)
-}
-
-/// `xact::abort` with a record listing `rels`, the files the transaction created.
-pub fn abort_dropping(
-    xid: TransactionId,
-    wal: &dyn WalInsert,
-    clog: &Clog,
-    rels: &[RelFileNode],
-) -> QuillResult<Lsn> {
-    assert!(xid_is_normal(xid), "abort of special xid {xid}");
-    let end = insert(XactKind::Abort, xid, wal, rels)?;
-    if let Err(e) = clog.set_status(xid, TransactionStatus::Aborted, Lsn::INVALID) {
-        panic!("PANIC: could not record abort of transaction {xid} in clog: {e}");
-    }
     Ok(end)
 }
 

@@ -18,13 +18,29 @@
 //! 4. It clears `inserting_at` and releases the slot.
 //!
 //! # Writing and flushing (group commit)
-//! Only the holder of `write_lock` writes WAL pages to the segment files. A writer
-//! first waits until every insertion that reserved space below its target has
-//! finished copying ([`WalShared::wait_for_insertions`]): a slot whose
-//! `inserting_at` is below the target is waited for by taking its lock shared.
-//! [`Wal::flush`] takes `write_lock`, re-checks the flushed position (somebody else
-//! may have flushed for it), then writes and fdatasyncs **everything inserted so
-//! far**, so one fdatasync serves every commit that was waiting (rule 3).
+//! Only the holder of `write_lock` writes WAL pages to the segment files (several
+//! consecutive pages per `pwrite`) and fdatasyncs them. [`Wal::flush`] /
+//! [`Wal::flush_commit`] follow PostgreSQL's `XLogFlush`:
+//! 1. return if `flushed_upto` already covers the request;
+//! 2. wait until every insertion below the request has finished copying
+//!    (`WalShared::wait_for_insertions`: a slot whose `inserting_at` is below it is
+//!    waited for by taking its lock shared) — never while holding `write_lock`;
+//! 3. take `write_lock` if it is free; if it is busy (someone is flushing), sleep
+//!    until it is released **without taking it** (`LWLock::lock_exclusive_or_wait`,
+//!    PostgreSQL's `LWLockAcquireOrWait`) and go back to 1: usually that flush
+//!    covered us, and every process it covered returns at once, instead of each
+//!    taking the lock in turn only to find nothing left to do;
+//! 4. holding the lock, re-check 1, optionally sleep `commit_delay` (a leader only,
+//!    fsync on, enough other transactions running), then write and fdatasync up to
+//!    **everything finished so far** (`WalShared::finished_upto`, computed under
+//!    the lock without waiting), so every commit that finished inserting while the
+//!    previous fdatasync ran shares this one (rule 3).
+//!
+//! A commit is acknowledged only after `flushed_upto` passed its record's end, and
+//! `flushed_upto` moves only after the fdatasync returned (rule 2). The walwriter
+//! ([`Wal::background_flush`]) only *tries* the lock: when a committer holds it, that
+//! flush takes along everything finished anyway, and the walwriter never makes a
+//! synchronous committer wait behind its fdatasync.
 //!
 //! # Deadlock avoidance
 //! An inserter that needs a ring slot still holding unwritten older WAL must write
@@ -47,8 +63,9 @@ use crate::shmem::{SharedBytes, ShmemSafe};
 use crate::storage::file_io::{FileIo, IoFile, OpenMode};
 use crate::wal::record::RecordBuilder;
 use crate::wal::segment::{
-    layout_record, page_offset, page_start, record_end, segment_file_name, segment_offset,
-    segno_of, write_page_header, BytePos, SegmentNo, TimeLineId, WAL_SEGMENT_SIZE, XLOG_BLCKSZ,
+    layout_record, lsn_of_segment_start, page_offset, page_start, record_end, segment_file_name,
+    segment_offset, segno_of, write_page_header, BytePos, SegmentNo, TimeLineId, WAL_SEGMENT_SIZE,
+    XLOG_BLCKSZ,
 };
 use crate::wal::Lsn;
 
@@ -56,6 +73,18 @@ use crate::wal::Lsn;
 pub const NUM_INSERT_SLOTS: usize = 8;
 /// Largest ring the shared struct can describe: 4096 pages = 32 MiB of wal_buffers.
 pub const MAX_RING_PAGES: usize = 4096;
+/// Most WAL pages one `pwrite` carries (128 KiB).
+const MAX_PAGES_PER_WRITE: usize = 16;
+
+/// PostgreSQL's `commit_delay` / `commit_siblings` for one commit's flush
+/// ([`Wal::flush_commit`]).
+pub struct CommitDelay<'a> {
+    /// How long the flusher sleeps before its fdatasync (`commit_delay`); zero: never.
+    pub wait: std::time::Duration,
+    /// Whether at least `commit_siblings` other transactions are running, so that
+    /// waiting may gather more commits (PostgreSQL's `MinimumActiveBackends`).
+    pub worthwhile: &'a dyn Fn() -> bool,
+}
 
 /// Directory of the WAL segments, relative to the data directory.
 pub const WAL_DIR: &str = "pg_wal";
@@ -150,11 +179,10 @@ impl WalShared {
     }
 
     /// Waits until every insertion that reserved space below `upto` has copied its
-    /// bytes into the ring; returns the position up to which the ring is complete
-    /// (at least `upto` clipped to what has been reserved).
-    fn wait_for_insertions(&self, upto: Lsn) -> Lsn {
-        let reserved = self.reserved_end();
-        let upto = upto.min(reserved);
+    /// bytes into the ring (PostgreSQL's `WaitXLogInsertionsToFinish`, waiting part).
+    /// Never call it holding `write_lock`: an insertion below `upto` may be waiting
+    /// for that lock to evict an old ring page.
+    fn wait_for_insertions(&self, upto: Lsn) {
         for slot in &self.slots {
             loop {
                 let at = slot.inserting_at.load(Ordering::Acquire);
@@ -166,7 +194,31 @@ impl WalShared {
                 drop(slot.lock.lock_shared());
             }
         }
-        upto
+    }
+
+    /// The position up to which every insertion reserved so far has finished copying
+    /// into the ring, without waiting for any (PostgreSQL's
+    /// `WaitXLogInsertionsToFinish` once nothing below is left to wait for): the
+    /// reserved end, lowered to the position of each insertion still in progress.
+    /// Safe to call holding `write_lock`; this is how a flusher takes along every
+    /// commit that finished inserting while it waited for the lock (group commit).
+    ///
+    /// An insertion publishes its `inserting_at` inside the reservation spinlock, so
+    /// every insertion below the reserved end read here is either seen in progress or
+    /// has finished (`inserting_at` back to 0, stored with Release after its copy).
+    /// The result is an end-LSN style position: never inside a page header, so every
+    /// page below it has been initialised by the insertion that reached it.
+    fn finished_upto(&self) -> Lsn {
+        let mut finished = self.reserved_end();
+        for slot in &self.slots {
+            let at = slot.inserting_at.load(Ordering::Acquire);
+            if at != 0 && at < finished.0 {
+                finished = Lsn(at);
+            }
+        }
+        // A record starting right after a page header is "in progress at the page
+        // start": the page may not be initialised yet.
+        BytePos::from_lsn(finished).to_end_lsn()
     }
 }
 
@@ -384,7 +436,7 @@ impl Wal {
             assert!(held < page_end, "WAL ring slot {slot} holds a newer page");
             if held > shared.written_upto.load(Ordering::Acquire) {
                 // The slot still holds WAL not yet written: write it out first.
-                self.write_upto(Lsn(held), false, false)?;
+                self.write_out(Lsn(held))?;
                 continue;
             }
             let _mapping = shared.mapping_lock.lock_exclusive();
@@ -408,14 +460,51 @@ impl Wal {
         }
     }
 
-    /// Makes WAL durable up to at least `upto` (rule 2). Returns at once if it
-    /// already is; otherwise writes and syncs everything inserted so far, so
-    /// concurrent committers share one fdatasync (rule 3).
+    /// Makes WAL durable up to at least `upto` (rule 2); see [`Wal::flush_commit`].
     pub fn flush(&self, upto: Lsn) -> QuillResult<()> {
-        if self.shared.flushed_upto() >= upto {
+        self.flush_commit(upto, None)
+    }
+
+    /// Makes WAL durable up to at least `upto` (rule 2) — PostgreSQL's `XLogFlush`.
+    /// Returns at once if it already is. Otherwise, once every insertion below `upto`
+    /// has finished, either takes `write_lock` and writes and fdatasyncs **everything
+    /// finished so far** (group commit, rule 3), or, if another process holds the lock
+    /// (it is flushing), sleeps until that flush ends and looks again: usually that
+    /// flush covered `upto` too, and the waiter returns without touching the lock.
+    ///
+    /// With `delay` (`commit_delay`, for commit records), the process that took the
+    /// lock first sleeps `delay.wait` if `fsync` is on and `delay.worthwhile()` says
+    /// enough other transactions are running, so that more commits join its flush.
+    ///
+    /// Must hold: no `write_lock`, no insertion slot (it waits for insertions).
+    /// Guarantees on `Ok`: WAL up to `upto` (clipped to what has been reserved) is on
+    /// disk — or, with `fsync = off`, written to the kernel.
+    pub fn flush_commit(&self, upto: Lsn, delay: Option<&CommitDelay<'_>>) -> QuillResult<()> {
+        let shared = self.shared;
+        let upto = upto.min(shared.reserved_end());
+        loop {
+            if shared.flushed_upto() >= upto {
+                return Ok(());
+            }
+            shared.wait_for_insertions(upto);
+            let Some(_write) = shared.write_lock.lock_exclusive_or_wait() else {
+                continue; // a flush just ended: was it ours too?
+            };
+            if shared.flushed_upto() >= upto {
+                return Ok(()); // flushed by the process before us
+            }
+            if let Some(delay) = delay {
+                if self.fsync && !delay.wait.is_zero() && (delay.worthwhile)() {
+                    std::thread::sleep(delay.wait);
+                }
+            }
+            // Everything below `upto` is finished (waited above); take along whatever
+            // else finished meanwhile, without waiting for anything under the lock.
+            let target = shared.finished_upto().max(upto);
+            self.write_locked(target)?;
+            self.sync_locked(target)?;
             return Ok(());
         }
-        self.write_upto(upto, true, true)
     }
 
     /// Remembers an asynchronous commit's end LSN for the walwriter to flush.
@@ -425,68 +514,88 @@ impl Wal {
             .fetch_max(end.0, Ordering::AcqRel);
     }
 
-    /// Walwriter's round: writes out full pages and flushes async commits. Returns
-    /// true if it did any work.
+    /// Walwriter's round: flushes what asynchronous commits left unflushed and the
+    /// pages already full. Returns true if it did any work.
+    ///
+    /// It never makes a synchronous committer wait: if `write_lock` is busy, a flush
+    /// is under way anyway (and takes along everything finished), so the walwriter
+    /// leaves this round to it and looks again next round.
     pub fn background_flush(&self) -> QuillResult<bool> {
-        let target = Lsn(self.shared.async_commit_lsn.load(Ordering::Acquire))
-            .max(page_start(self.shared.reserved_end()));
-        if target <= self.shared.flushed_upto() {
+        let shared = self.shared;
+        let target = Lsn(shared.async_commit_lsn.load(Ordering::Acquire))
+            .max(page_start(shared.reserved_end()));
+        if target <= shared.flushed_upto() {
             return Ok(false);
         }
-        self.write_upto(target, true, true)?;
+        shared.wait_for_insertions(target);
+        let Some(_write) = shared.write_lock.try_lock_exclusive() else {
+            return Ok(false);
+        };
+        let target = shared.finished_upto().max(target);
+        if target <= shared.flushed_upto() {
+            return Ok(false);
+        }
+        self.write_locked(target)?;
+        self.sync_locked(target)?;
         Ok(true)
     }
 
-    /// Writes (and with `flush`, fdatasyncs) WAL up to at least `upto`; with
-    /// `everything_inserted`, up to everything inserted so far (group commit).
-    ///
-    /// Waiting for insertions happens before `write_lock` is taken, never while
-    /// holding it: an inserter may itself be waiting for `write_lock` to evict an old
-    /// ring page, and holding the lock while waiting for it would deadlock.
-    fn write_upto(&self, upto: Lsn, flush: bool, everything_inserted: bool) -> QuillResult<()> {
+    /// Writes (without syncing) WAL up to at least `upto`, for an inserter that needs
+    /// the ring slot of an old page.
+    fn write_out(&self, upto: Lsn) -> QuillResult<()> {
         let shared = self.shared;
-        let done = |shared: &WalShared| {
-            if flush {
-                shared.flushed_upto()
-            } else {
-                shared.written_upto()
-            }
-        };
-        if done(shared) >= upto {
+        if shared.written_upto() >= upto {
             return Ok(());
         }
-        let wanted = if everything_inserted {
-            shared.reserved_end().max(upto)
-        } else {
-            upto
-        };
-        let complete = shared.wait_for_insertions(wanted);
+        shared.wait_for_insertions(upto);
         let _write = shared.write_lock.lock_exclusive();
-        if done(shared) >= upto {
-            return Ok(()); // another process did it while we waited (group commit)
-        }
-        let target = complete.max(shared.written_upto());
+        self.write_locked(upto)
+    }
+
+    /// Writes the ring's pages from `written_upto` to `target` to the segment files,
+    /// several pages per write where they are consecutive in one segment.
+    ///
+    /// Must hold: `write_lock`; every insertion below `target` has finished.
+    fn write_locked(&self, target: Lsn) -> QuillResult<()> {
+        let shared = self.shared;
+        debug_assert!(shared.write_lock.is_held_exclusive());
         let mut pos = shared.written_upto();
+        let mut batch = Vec::new();
         while pos < target {
-            let page_lsn = page_start(pos);
-            let page_end = Lsn(page_lsn.0 + XLOG_BLCKSZ as u64);
-            let chunk_end = target.min(page_end);
-            let slot = shared.ring_slot(page_lsn);
-            assert_eq!(
-                shared.page_ends[slot].load(Ordering::Acquire),
-                page_end.0,
-                "WAL page {page_lsn} is not in the ring"
-            );
-            let mut page = [0u8; XLOG_BLCKSZ];
-            // SAFETY: insertions below `target` have finished (waited above) and the
-            // slot cannot be recycled while its page is unwritten, which only we
-            // (holding write_lock) can change.
-            unsafe { self.ring.read(slot * XLOG_BLCKSZ, &mut page) };
-            self.write_page_to_disk(page_lsn, &page)?;
-            pos = chunk_end;
+            let first_page = page_start(pos);
+            let segment_end = lsn_of_segment_start(SegmentNo(segno_of(first_page).0 + 1));
+            let batch_end = target.min(segment_end).min(Lsn(
+                first_page.0 + (MAX_PAGES_PER_WRITE * XLOG_BLCKSZ) as u64
+            ));
+            let n_pages = (batch_end.0 - first_page.0).div_ceil(XLOG_BLCKSZ as u64) as usize;
+            batch.resize(n_pages * XLOG_BLCKSZ, 0);
+            for (i, page) in batch.chunks_exact_mut(XLOG_BLCKSZ).enumerate() {
+                let page_lsn = Lsn(first_page.0 + (i * XLOG_BLCKSZ) as u64);
+                let slot = shared.ring_slot(page_lsn);
+                assert_eq!(
+                    shared.page_ends[slot].load(Ordering::Acquire),
+                    page_lsn.0 + XLOG_BLCKSZ as u64,
+                    "WAL page {page_lsn} is not in the ring"
+                );
+                // SAFETY: insertions below `target` have finished (the caller's
+                // precondition) and the slot cannot be recycled while its page is
+                // unwritten, which only we (holding write_lock) can change.
+                unsafe { self.ring.read(slot * XLOG_BLCKSZ, page) };
+            }
+            self.write_pages_to_disk(first_page, &batch)?;
+            pos = batch_end;
             shared.written_upto.store(pos.0, Ordering::Release);
         }
-        if flush && shared.flushed_upto() < target {
+        Ok(())
+    }
+
+    /// fdatasyncs (unless `fsync = off`) WAL written up to `target` and publishes it
+    /// as flushed. Must hold: `write_lock`; WAL written up to `target`.
+    fn sync_locked(&self, target: Lsn) -> QuillResult<()> {
+        let shared = self.shared;
+        debug_assert!(shared.write_lock.is_held_exclusive());
+        debug_assert!(shared.written_upto() >= target);
+        if shared.flushed_upto() < target {
             if self.fsync {
                 self.sync_segment(segno_of(Lsn(target.0 - 1)))?;
             }
@@ -566,9 +675,13 @@ impl Wal {
             .map_err(|e| wal_io_error("open", path, &e))
     }
 
-    fn write_page_to_disk(&self, page_lsn: Lsn, page: &[u8]) -> QuillResult<()> {
-        let offset = segment_offset(page_lsn);
-        self.with_segment(segno_of(page_lsn), |file| file.write_all_at(page, offset))
+    /// Writes whole WAL pages starting at `first_page`, all in one segment.
+    fn write_pages_to_disk(&self, first_page: Lsn, pages: &[u8]) -> QuillResult<()> {
+        let offset = segment_offset(first_page);
+        debug_assert!(offset + pages.len() as u64 <= WAL_SEGMENT_SIZE);
+        self.with_segment(segno_of(first_page), |file| {
+            file.write_all_at(pages, offset)
+        })
     }
 
     fn read_page_from_disk(&self, page_lsn: Lsn, page: &mut [u8]) -> QuillResult<()> {
@@ -746,6 +859,205 @@ mod tests {
         let flushes = wal.shared().flush_count();
         wal.flush(end).unwrap();
         assert_eq!(wal.shared().flush_count(), flushes);
+    }
+
+    /// Group commit: a flush writes and syncs everything whose insertion has
+    /// finished, not just up to the position asked for, so later committers find
+    /// their record already durable and need no fdatasync of their own.
+    #[test]
+    fn a_flush_takes_along_every_finished_insertion() {
+        let fixture = Fixture::new();
+        let wal = fixture.start();
+        let first = insert(&wal, 0, 0);
+        let second = insert(&wal, 1, 0);
+        let third = insert(&wal, 2, 0);
+        wal.flush(first).unwrap();
+        assert_eq!(wal.shared().flushed_upto(), third);
+        assert_eq!(wal.shared().flush_count(), 1);
+        wal.flush(second).unwrap();
+        wal.flush(third).unwrap();
+        assert_eq!(wal.shared().flush_count(), 1);
+    }
+
+    /// The flushable position stops at an insertion still copying its bytes, and
+    /// never points into a page header (the page may not be set up yet).
+    #[test]
+    fn finished_position_stops_at_an_insertion_in_progress() {
+        let fixture = Fixture::new();
+        let wal = fixture.start();
+        let end = insert(&wal, 0, 0);
+        assert_eq!(wal.shared().finished_upto(), end);
+        let slot = &wal.shared().slots[3];
+        slot.inserting_at.store(end.0, Ordering::Release);
+        // Pretend more was reserved after the record still "in progress".
+        wal.shared().reserve.update(|r| r.cur_byte_pos += 64);
+        assert_eq!(wal.shared().finished_upto(), end);
+        // An insertion in progress at the first record position of a page: the
+        // finished position is the page's start, not past its header.
+        let next_page = Lsn(page_start(end).0 + XLOG_BLCKSZ as u64);
+        let first_on_page = BytePos::from_lsn(next_page).to_lsn();
+        assert!(first_on_page > next_page);
+        wal.shared()
+            .reserve
+            .update(|r| r.cur_byte_pos += 2 * XLOG_BLCKSZ as u64);
+        slot.inserting_at.store(first_on_page.0, Ordering::Release);
+        assert_eq!(wal.shared().finished_upto(), next_page);
+        slot.inserting_at.store(0, Ordering::Release);
+    }
+
+    /// commit_delay: only the process that performs the flush asks whether waiting is
+    /// worthwhile (commit_siblings), and only when it will really fdatasync.
+    #[test]
+    fn commit_delay_is_considered_only_by_a_process_that_will_fdatasync() {
+        let asked = std::cell::Cell::new(0);
+        let worthwhile = || {
+            asked.set(asked.get() + 1);
+            true
+        };
+        let delay = CommitDelay {
+            wait: std::time::Duration::from_micros(10),
+            worthwhile: &worthwhile,
+        };
+        let fixture = Fixture::new();
+        let wal = fixture.start();
+        let end = insert(&wal, 0, 0);
+        wal.flush_commit(end, Some(&delay)).unwrap();
+        assert_eq!(asked.get(), 1);
+        assert!(wal.shared().flushed_upto() >= end);
+        // Already durable: no flush, no delay.
+        wal.flush_commit(end, Some(&delay)).unwrap();
+        assert_eq!(asked.get(), 1);
+        // No delay configured: nobody asks.
+        let end = insert(&wal, 0, 1);
+        let no_wait = CommitDelay {
+            wait: std::time::Duration::ZERO,
+            worthwhile: &worthwhile,
+        };
+        wal.flush_commit(end, Some(&no_wait)).unwrap();
+        assert_eq!(asked.get(), 1);
+        // fsync = off: there is no fdatasync to share, so no delay either.
+        let unsynced = Wal::attach(
+            wal.shared(),
+            fixture.segment.bytes(
+                crate::shmem::WAL_CONTROL_LEN_BYTES,
+                RING_PAGES * XLOG_BLCKSZ,
+            ),
+            Arc::clone(&fixture.io),
+            false,
+        );
+        let end = insert(&unsynced, 0, 2);
+        unsynced.flush_commit(end, Some(&delay)).unwrap();
+        assert_eq!(asked.get(), 1);
+        assert!(wal.shared().flushed_upto() >= end);
+    }
+
+    /// One flush whose pages run from the end of one segment into the next writes
+    /// each part to its own segment file (writes of several pages never cross one).
+    #[test]
+    fn a_flush_across_a_segment_boundary_reads_back() {
+        let fixture = Fixture::new();
+        let wal = fixture.wal();
+        let start = Lsn(2 * WAL_SEGMENT_SIZE - 3 * XLOG_BLCKSZ as u64);
+        wal.initialize(WalStart {
+            end_of_wal: start,
+            prev_record: Lsn::INVALID,
+            timeline: TimeLineId::FIRST,
+            system_id: 42,
+        })
+        .unwrap();
+        let mut end = Lsn::INVALID;
+        for seq in 0..8 {
+            end = insert(&wal, 0, seq);
+        }
+        assert!(segno_of(end).0 == 2, "test needs WAL into segment 2");
+        wal.flush(end).unwrap();
+        let source = WalDirectory::new(Arc::clone(&fixture.io), WAL_DIR, TimeLineId::FIRST);
+        let first = BytePos::from_lsn(start).to_lsn();
+        let mut reader = WalReader::new(source, first).expect_system_id(42);
+        let mut seqs = Vec::new();
+        while let Some(rec) = reader.next_record().unwrap() {
+            let data = rec.record.main_data();
+            assert_eq!(data, &payload(0, seqs.len() as u32)[..]);
+            seqs.push(seqs.len());
+        }
+        assert_eq!(seqs.len(), 8);
+        assert_eq!(reader.end_of_valid_wal(), end);
+    }
+
+    /// `fsync = off` still writes WAL on flush (the walwriter and commits move
+    /// `flushed_upto`) but never syncs it; with `fsync = on`, a flush leaves nothing
+    /// of the WAL that a power loss could drop.
+    #[test]
+    fn flush_syncs_wal_only_with_fsync_on() {
+        for fsync in [true, false] {
+            let disk = crate::storage::fault::SimulatedDisk::new();
+            disk.create_dir_all(std::path::Path::new(WAL_DIR)).unwrap();
+            disk.sync_dir(std::path::Path::new("")).unwrap();
+            let io: Arc<dyn FileIo> = Arc::new(disk.clone());
+            let segment =
+                TestSegment::new(crate::shmem::WAL_CONTROL_LEN_BYTES + RING_PAGES * XLOG_BLCKSZ);
+            let wal = Wal::attach(
+                segment.struct_at::<WalShared>(0),
+                segment.bytes(
+                    crate::shmem::WAL_CONTROL_LEN_BYTES,
+                    RING_PAGES * XLOG_BLCKSZ,
+                ),
+                io,
+                fsync,
+            );
+            wal.initialize(WalStart {
+                end_of_wal: Lsn(WAL_SEGMENT_SIZE),
+                prev_record: Lsn::INVALID,
+                timeline: TimeLineId::FIRST,
+                system_id: 42,
+            })
+            .unwrap();
+            let end = insert(&wal, 0, 0);
+            wal.flush(end).unwrap();
+            assert!(wal.shared().flushed_upto() >= end);
+            assert_eq!(disk.unsynced_file_changes() == 0, fsync, "fsync = {fsync}");
+        }
+    }
+
+    /// Commit-like use from several processes: every record is flushed right after
+    /// it is inserted, so flushers keep finding the write lock busy and wait for the
+    /// flush in progress (the lock_exclusive_or_wait path). Each flush must return
+    /// only once its own record is durable, and the records read back intact.
+    #[test]
+    fn concurrent_committers_return_only_once_their_record_is_flushed() {
+        const WRITERS: u32 = 4;
+        const PER_WRITER: u32 = 150;
+        let fixture = Fixture::new();
+        let wal = fixture.start();
+        let mut children = Vec::new();
+        for writer in 0..WRITERS {
+            // SAFETY: as in the test above: the child uses only the shared mapping,
+            // its own Wal handle and file I/O, then _exits.
+            match unsafe { nix::unistd::fork() }.unwrap() {
+                nix::unistd::ForkResult::Child => {
+                    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let wal = fixture.wal();
+                        for seq in 0..PER_WRITER {
+                            let end = insert(&wal, writer, seq);
+                            wal.flush(end).unwrap();
+                            assert!(wal.shared().flushed_upto() >= end);
+                        }
+                    }))
+                    .map_or(1, |_| 0);
+                    // SAFETY: _exit skips the test harness's atexit state.
+                    unsafe { libc::_exit(code) };
+                }
+                nix::unistd::ForkResult::Parent { child } => children.push(child),
+            }
+        }
+        for child in children {
+            let status = nix::sys::wait::waitpid(child, None).unwrap();
+            assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+        }
+        let (seen, end) = read_all(&fixture);
+        assert_eq!(seen.len(), (WRITERS * PER_WRITER) as usize);
+        assert_eq!(end, wal.shared().flushed_upto());
+        assert!(wal.shared().flush_count() <= u64::from(WRITERS * PER_WRITER));
     }
 
     #[test]
