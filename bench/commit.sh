@@ -10,6 +10,10 @@
 # transactions actually processed", summed over the rounds. The reference for commit
 # latency is one fdatasync of an 8 KiB write as pg_test_fsync measures it on the same
 # file system, taken before and after the synchronous 1-client case (the mean of both).
+# Next to the whole-transaction latency pgbench sees (client round trip, parse and
+# execution included), Quill's own figure for the commit alone is printed: the mean
+# time its synchronous commits waited from asking for the flush of their commit
+# record to having it durable (same shutdown log line).
 #
 # Usage: bash bench/commit.sh [SECONDS=10] [ROUNDS=3]
 source "$(dirname "$0")/lib.sh"
@@ -22,9 +26,11 @@ start_quill() { # synchronous_commit
     -c listen_addresses=127.0.0.1 -c synchronous_commit="$1" >>"$TMP/quill.log" 2>&1 &
   until pg_isready -q -h 127.0.0.1 -p "$QPORT"; do sleep 0.05; done
 }
-stop_quill() { # prints the flushes of the server's life that just ended
+stop_quill() { # prints the flushes of the server's life that just ended, and the mean
+  # wait of its synchronous commits for durability in µs
   "$QUILL" stop -D "$TMP/quill" -m fast >/dev/null
-  grep "WAL statistics" "$TMP/quill.log" | tail -1 | sed 's/.* \([0-9]*\) flushes since start.*/\1/'
+  grep "WAL statistics" "$TMP/quill.log" | tail -1 \
+    | sed 's/.* \([0-9]*\) flushes since start.* waited \([0-9]*\) us.*/\1 \2/'
 }
 start_pg() { # synchronous_commit
   as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" \
@@ -64,7 +70,7 @@ for sync in on off; do
       read -r t n l <<<"$(run_pgbench "$PPORT" "$clients" "$threads")"; p+=("$t $l"); pn=$((pn + n))
     done
     pg_syncs=$(sql "$PPORT" "select wal_sync from pg_stat_wal")
-    quill_syncs=$(stop_quill)
+    read -r quill_syncs quill_wait_us <<<"$(stop_quill)"
     read -r qt ql <<<"$(printf '%s\n' "${q[@]}" | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}')"
     read -r pt pl <<<"$(printf '%s\n' "${p[@]}" | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}')"
     awk -v c="sync=$sync clients=$clients" -v qt="$qt" -v pt="$pt" -v ql="$ql" -v pl="$pl" \
@@ -72,9 +78,10 @@ for sync in on off; do
       'BEGIN {printf "%-22s %10.0f %10.0f %6.2f %9.3f %9.3f %10.3f %10.3f\n", c, qt, pt, qt/pt, ql, pl, qs/qn, ps/pn}'
     if [ "$sync$clients" = on1 ]; then
       fsync_after=$(fdatasync_us)
-      awk -v a="$fsync_before" -v b="$fsync_after" -v ql="$ql" -v pl="$pl" 'BEGIN {
+      awk -v a="$fsync_before" -v b="$fsync_after" -v ql="$ql" -v pl="$pl" -v qw="$quill_wait_us" 'BEGIN {
         f = (a + b) / 2000
-        printf "  one fdatasync (pg_test_fsync, 8kB): %.3f ms (%s, %s us); 1-client latency / fdatasync: quill %.2fx, pg %.2fx\n", f, a, b, ql / f, pl / f}'
+        printf "  one fdatasync (pg_test_fsync, 8kB): %.3f ms (%s, %s us); 1-client latency / fdatasync: quill %.2fx, pg %.2fx\n", f, a, b, ql / f, pl / f
+        printf "  quill server-side commit wait (commit record to durable): %.3f ms = %.2fx fdatasync\n", qw / 1000, qw / 1000 / f}'
     fi
   done
   as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -m fast stop >/dev/null

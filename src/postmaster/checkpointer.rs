@@ -71,10 +71,13 @@ pub fn checkpointer_main(config: &Config, data_dir: &Path) -> ! {
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if reason == CheckpointReason::Shutdown {
                 // Group commit at work, for benchmarks: fdatasyncs per record.
+                let (commit_wait, commits) = wal.shared().commit_wait();
                 log::info!(
-                    "WAL statistics: {} records inserted, {} flushes since start",
+                    "WAL statistics: {} records inserted, {} flushes since start, {} synchronous commits waited {} us on average for durability",
                     wal.shared().insert_count(),
-                    wal.shared().flush_count()
+                    wal.shared().flush_count(),
+                    commits,
+                    commit_wait.as_micros()
                 );
                 std::process::exit(0);
             }

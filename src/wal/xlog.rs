@@ -132,6 +132,10 @@ pub struct WalShared {
     async_commit_lsn: AtomicU64,
     flush_count: AtomicU64,
     insert_count: AtomicU64,
+    /// Synchronous commits that waited in [`Wal::flush_commit`], and their total
+    /// wait in nanoseconds (for the commit-latency figures; any process, relaxed).
+    commit_waits: AtomicU64,
+    commit_wait_ns: AtomicU64,
     page_ends: [AtomicU64; MAX_RING_PAGES],
 }
 
@@ -171,6 +175,17 @@ impl WalShared {
 
     pub fn insert_count(&self) -> u64 {
         self.insert_count.load(Ordering::Relaxed)
+    }
+
+    /// Mean time a synchronous commit waited for its record to become durable (from
+    /// asking for the flush to having it), and how many commits that covers.
+    pub fn commit_wait(&self) -> (std::time::Duration, u64) {
+        let n = self.commit_waits.load(Ordering::Relaxed);
+        let ns = self.commit_wait_ns.load(Ordering::Relaxed);
+        (
+            std::time::Duration::from_nanos(ns.checked_div(n).unwrap_or(0)),
+            n,
+        )
     }
 
     /// Start LSN of the last record inserted (the next record's prev-link).
@@ -480,6 +495,17 @@ impl Wal {
     /// Guarantees on `Ok`: WAL up to `upto` (clipped to what has been reserved) is on
     /// disk — or, with `fsync = off`, written to the kernel.
     pub fn flush_commit(&self, upto: Lsn, delay: Option<&CommitDelay<'_>>) -> QuillResult<()> {
+        let started = std::time::Instant::now();
+        let outcome = self.flush_commit_timed(upto, delay);
+        let shared = self.shared;
+        shared.commit_waits.fetch_add(1, Ordering::Relaxed);
+        shared
+            .commit_wait_ns
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        outcome
+    }
+
+    fn flush_commit_timed(&self, upto: Lsn, delay: Option<&CommitDelay<'_>>) -> QuillResult<()> {
         let shared = self.shared;
         let upto = upto.min(shared.reserved_end());
         loop {
