@@ -54,6 +54,7 @@
 //! nothing below it: table statements reach storage through
 //! [`SessionContext::run_storage_statement`].
 
+pub(crate) mod aggregate;
 pub(crate) mod analyze;
 pub(crate) mod arith;
 pub(crate) mod cast;
@@ -64,6 +65,7 @@ pub(crate) mod eval;
 pub(crate) mod expr;
 pub mod float;
 mod funcs;
+pub(crate) mod grouping;
 pub mod numeric;
 mod operators;
 mod parse;
