@@ -78,6 +78,7 @@ pub(super) fn insert(
         .as_ref()
         .ok_or_else(|| QuillError::internal("INSERT without a relation"))?;
     let table = Table::open(ctx, rv, false)?;
+    table.check_writable()?;
     if table.rel.kind != b'r' {
         return Err(QuillError::new(
             sqlstate::FEATURE_NOT_SUPPORTED,

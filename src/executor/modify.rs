@@ -111,6 +111,7 @@ fn plan_update(ctx: &StorageContext<'_>, s: &protobuf::UpdateStmt) -> QuillResul
         .as_ref()
         .ok_or_else(|| QuillError::internal("UPDATE without a relation"))?;
     let table = Table::open(ctx, rv, true)?;
+    table.check_writable()?;
     let aggs = AggCollector::forbidding("UPDATE");
     let an = Analyzer::with_scope(ctx.query, &table.scope).with_aggregates(&aggs);
     let sets = set_list(&an, s, &table)?;
@@ -138,6 +139,7 @@ fn plan_delete(ctx: &StorageContext<'_>, s: &protobuf::DeleteStmt) -> QuillResul
         .as_ref()
         .ok_or_else(|| QuillError::internal("DELETE without a relation"))?;
     let table = Table::open(ctx, rv, true)?;
+    table.check_writable()?;
     let aggs = AggCollector::forbidding("WHERE");
     let an = Analyzer::with_scope(ctx.query, &table.scope).with_aggregates(&aggs);
     let filter = where_clause(&an, &s.where_clause)?;

@@ -70,7 +70,7 @@ impl AggFunc {
     }
 }
 
-use SqlType::{Bool, Bpchar, Float4, Float8, Int2, Int4, Int8, Numeric as Num, Text};
+use SqlType::{Bool, Bpchar, Float4, Float8, Int2, Int4, Int8, Numeric as Num, Oid, Text};
 
 const fn agg(name: &'static str, arg: &'static [SqlType], result: SqlType) -> Signature {
     Signature {
@@ -96,6 +96,7 @@ const AGGREGATE_SIGNATURES: &[Signature] = &[
     agg("max", &[Int2], Int2), agg("max", &[Int4], Int4), agg("max", &[Int8], Int8),
     agg("max", &[Float4], Float4), agg("max", &[Float8], Float8), agg("max", &[Num], Num),
     agg("max", &[Text], Text), agg("max", &[Bpchar], Bpchar),
+    agg("min", &[Oid], Oid), agg("max", &[Oid], Oid),
     agg("bool_and", &[Bool], Bool), agg("every", &[Bool], Bool), agg("bool_or", &[Bool], Bool),
 ];
 
