@@ -1,8 +1,14 @@
 //! The storage executor: the statements that read and write user tables —
 //! `CREATE TABLE` (`create.rs`), `INSERT ... VALUES` (`insert.rs`), `SELECT ... FROM`
-//! one table with WHERE, expressions, ORDER BY and LIMIT (`select.rs`), and `UPDATE` /
-//! `DELETE` with PostgreSQL's READ COMMITTED handling of concurrent writers
-//! (`modify.rs`).
+//! one table with WHERE, expressions, aggregates with GROUP BY and HAVING,
+//! DISTINCT [ON], ORDER BY and LIMIT (`select.rs`), and `UPDATE` / `DELETE` with
+//! PostgreSQL's READ COMMITTED handling of concurrent writers (`modify.rs`).
+//!
+//! Relation names resolve as in PostgreSQL: a qualified name in its schema, an
+//! unqualified one through [`SEARCH_PATH`] (pg_catalog first), so SELECT reads the
+//! system catalogs like any table. Catalog columns of types Quill lacks exist in
+//! the scope but cannot be named (0A000); INSERT, UPDATE and DELETE refuse catalogs
+//! (0A000), since the backends' catalog caches would not hear of such changes.
 //!
 //! The caller (the backend, through the SQL dispatch) owns the transaction: it takes
 //! the statement's snapshot (with `curcid` set), hands out the xid on the first write
@@ -28,7 +34,7 @@
 //! `varchar(3)`) is reported in RowDescription and applied to assigned values.
 //!
 //! Not yet: DEFAULTs (DEFAULT in VALUES/SET means NULL, as for a column without
-//! one), constraints other than NOT NULL, joins, aggregates, `RETURNING`,
+//! one), constraints other than NOT NULL, joins, subqueries, `RETURNING`,
 //! numeric, float4 and char(n) columns.
 
 use pg_query::protobuf;

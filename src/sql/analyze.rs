@@ -9,7 +9,9 @@
 //!
 //! Column references resolve against the analyzer's optional [`Scope`] (one
 //! relation, `scope.rs`); without one every column reference is an error, as in a
-//! SELECT without FROM.
+//! SELECT without FROM. Aggregate calls go to the analyzer's optional
+//! [`AggCollector`] (`aggregate.rs`), which says whether the clause being analyzed
+//! allows them.
 
 use pg_query::protobuf::{self, a_const, BoolExprType, BoolTestType, NullTestType};
 use pg_query::{Node, NodeEnum};

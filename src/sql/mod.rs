@@ -17,6 +17,11 @@
 //!   `funcs.rs`, and `scope.rs` for column references to the one relation a
 //!   statement names), constant folding and evaluation (`eval.rs`, `arith.rs`,
 //!   `cast.rs`), and output column names (`colname.rs`).
+//! * Aggregates and grouping: aggregate calls and their transition states
+//!   (`aggregate.rs`); GROUP BY items, the ungrouped-column check, hash
+//!   aggregation and the value identity of GROUP BY/DISTINCT (`grouping.rs`).
+//!   The storage executor runs them over table rows; a SELECT without FROM
+//!   aggregates its one row here.
 //! * Statement execution ([`execute`]): `select.rs`, `utility.rs`, and the
 //!   command tags of everything else (`tags.rs`).
 //!

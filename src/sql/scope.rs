@@ -13,6 +13,9 @@
 //! | `q.x` | no relation `q` | 42P01 `missing FROM-clause entry for table "q"` |
 //! | `t.x` | `t` is aliased `a` | 42P01 `invalid reference to FROM-clause entry for table "t"` + hint |
 //!
+//! A column whose type Quill lacks (a catalog's `timestamptz`) is in the scope, so
+//! the others keep their positions, but naming it — or `*` over it — is 0A000.
+//!
 //! A scope can also be *invisible* (PostgreSQL's `p_target_rangetblentry` of INSERT,
 //! whose VALUES may not name its columns): every reference then fails, with PostgreSQL's
 //! hint that the column or table exists but cannot be referenced from there.

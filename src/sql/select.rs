@@ -5,8 +5,10 @@
 //! A SELECT with FROM goes to the session's storage (`crate::executor`, which
 //! reuses [`limit_clause`], [`row_count`] and [`reject_unsupported`]); in a session
 //! without storage a FROM clause naming a table fails with PostgreSQL's "relation
-//! does not exist". Clauses that need real row sets (GROUP BY, set operations,
-//! WITH, …) are reported as not supported.
+//! does not exist". Aggregates in the select list make one group of the zero or
+//! one row (`select count(*) where false` is 0). Clauses that need real row sets
+//! (GROUP BY and HAVING without FROM, set operations, WITH, …) are reported as not
+//! supported.
 
 use pg_query::protobuf::{self, a_const, SetOperation};
 use pg_query::{Node, NodeEnum};
