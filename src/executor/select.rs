@@ -460,6 +460,23 @@ pub(super) fn select(
             out.push(q.out_row(&row, session, format)?);
         }
     }
+    let rows = finish_rows(&q, out, skip, keep, format);
+    Ok(QueryResult {
+        columns: Some(q.columns),
+        tag: format!("SELECT {}", rows.len()),
+        rows,
+    })
+}
+
+/// Sorts, removes duplicates (DISTINCT keeps the first of each set, in ORDER BY
+/// order), applies OFFSET/LIMIT and prints the rows.
+fn finish_rows(
+    q: &SelectQuery,
+    mut out: Vec<OutRow>,
+    skip: Option<i64>,
+    keep: Option<i64>,
+    format: OutputFormat,
+) -> Vec<Vec<Option<String>>> {
     if !q.keys.is_empty() {
         out.sort_by(|a, b| compare_keys(&q.keys, &a.sort, &b.sort));
     }
@@ -476,15 +493,9 @@ pub(super) fn select(
     };
     let skip = usize::try_from(skip.unwrap_or(0)).unwrap_or(usize::MAX);
     let keep = keep.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-    let rows: Vec<Vec<Option<String>>> = out
-        .into_iter()
+    out.into_iter()
         .skip(skip)
         .take(keep)
         .map(|r| r.values.iter().map(|v| v.to_text(format)).collect())
-        .collect();
-    Ok(QueryResult {
-        columns: Some(q.columns),
-        tag: format!("SELECT {}", rows.len()),
-        rows,
-    })
+        .collect()
 }
