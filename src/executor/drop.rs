@@ -28,15 +28,14 @@ use crate::sql::{QueryResult, SessionContext};
 use crate::storage::ids::Oid;
 use crate::txn::snapshot::ClogOracle;
 
-use super::{command, str_value, unsupported, SessionCatalog, StorageContext, XidSource};
+use super::{
+    command, str_value, unsupported, SessionCatalog, StorageContext, XidSource,
+    PG_CATALOG_NAMESPACE, SEARCH_PATH,
+};
 
-/// PostgreSQL's namespaces whose relations are system catalogs (`IsSystemClass`).
-const PG_CATALOG_NAMESPACE: &str = "pg_catalog";
+/// PostgreSQL's namespaces whose relations are system catalogs (`IsSystemClass`;
+/// pg_catalog's name is shared with the search path in `mod.rs`).
 const PG_TOAST_NAMESPACE: &str = "pg_toast";
-
-/// The search path for unqualified names (PostgreSQL's default, with pg_catalog
-/// implicitly first; `"$user"` names no schema here).
-const SEARCH_PATH: [&str; 2] = [PG_CATALOG_NAMESPACE, "public"];
 
 pub(super) fn drop_statement(
     s: &protobuf::DropStmt,

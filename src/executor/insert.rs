@@ -8,6 +8,7 @@ use pg_query::{Node, NodeEnum};
 use super::{command, unsupported, StorageContext, Table, XidSource};
 use crate::access::heap::heapam::heap_insert;
 use crate::error::{sqlstate, QuillError, QuillResult};
+use crate::sql::aggregate::AggCollector;
 use crate::sql::analyze::{node_location, Analyzer};
 use crate::sql::eval::{eval, fold};
 use crate::sql::expr::Expr;
@@ -77,13 +78,15 @@ pub(super) fn insert(
         .as_ref()
         .ok_or_else(|| QuillError::internal("INSERT without a relation"))?;
     let table = Table::open(ctx, rv, false)?;
+    table.check_writable()?;
     if table.rel.kind != b'r' {
         return Err(QuillError::new(
             sqlstate::FEATURE_NOT_SUPPORTED,
             format!("cannot insert into relation \"{}\"", table.rel.name),
         ));
     }
-    let an = Analyzer::with_scope(ctx.query, &table.scope);
+    let aggs = AggCollector::forbidding("VALUES");
+    let an = Analyzer::with_scope(ctx.query, &table.scope).with_aggregates(&aggs);
     let targets = target_columns(&an, s, &table)?;
 
     // The rows' expressions, one per target column given.

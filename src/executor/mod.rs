@@ -1,8 +1,14 @@
 //! The storage executor: the statements that read and write user tables —
 //! `CREATE TABLE` (`create.rs`), `INSERT ... VALUES` (`insert.rs`), `SELECT ... FROM`
-//! one table with WHERE, expressions, ORDER BY and LIMIT (`select.rs`), and `UPDATE` /
-//! `DELETE` with PostgreSQL's READ COMMITTED handling of concurrent writers
-//! (`modify.rs`).
+//! one table with WHERE, expressions, aggregates with GROUP BY and HAVING,
+//! DISTINCT [ON], ORDER BY and LIMIT (`select.rs`), and `UPDATE` / `DELETE` with
+//! PostgreSQL's READ COMMITTED handling of concurrent writers (`modify.rs`).
+//!
+//! Relation names resolve as in PostgreSQL: a qualified name in its schema, an
+//! unqualified one through [`SEARCH_PATH`] (pg_catalog first), so SELECT reads the
+//! system catalogs like any table. Catalog columns of types Quill lacks exist in
+//! the scope but cannot be named (0A000); INSERT, UPDATE and DELETE refuse catalogs
+//! (0A000), since the backends' catalog caches would not hear of such changes.
 //!
 //! The caller (the backend, through the SQL dispatch) owns the transaction: it takes
 //! the statement's snapshot (with `curcid` set), hands out the xid on the first write
@@ -28,7 +34,7 @@
 //! `varchar(3)`) is reported in RowDescription and applied to assigned values.
 //!
 //! Not yet: DEFAULTs (DEFAULT in VALUES/SET means NULL, as for a column without
-//! one), constraints other than NOT NULL, joins, aggregates, `RETURNING`,
+//! one), constraints other than NOT NULL, joins, subqueries, `RETURNING`,
 //! numeric, float4 and char(n) columns.
 
 use pg_query::protobuf;
@@ -252,27 +258,43 @@ pub(super) fn schema_of(rv: &protobuf::RangeVar) -> QuillResult<&str> {
     })
 }
 
+/// PostgreSQL's namespace of the system catalogs.
+pub(super) const PG_CATALOG_NAMESPACE: &str = "pg_catalog";
+
+/// The search path for unqualified names (PostgreSQL's default, with pg_catalog
+/// implicitly first; `"$user"` names no schema here). New tables go to `public`,
+/// the first schema the path names explicitly.
+pub(super) const SEARCH_PATH: [&str; 2] = [PG_CATALOG_NAMESPACE, "public"];
+
+/// The relation a RangeVar names, and the schema it was found in: a qualified
+/// name in its schema, an unqualified one through [`SEARCH_PATH`].
 pub(super) fn lookup_relation(
     catalog: &mut Catalog<'_>,
     snap: &CatalogSnapshot<'_>,
     rv: &protobuf::RangeVar,
     query: &str,
-) -> QuillResult<RelationInfo> {
-    let schema = schema_of(rv)?;
+) -> QuillResult<(RelationInfo, String)> {
+    let qualified = schema_of(rv)?;
+    let schemas: &[&str] = if rv.schemaname.is_empty() {
+        &SEARCH_PATH
+    } else {
+        std::slice::from_ref(&qualified)
+    };
+    for schema in schemas {
+        if let Some(rel) = catalog.relation_by_name(snap, schema, &rv.relname)? {
+            return Ok((rel, schema.to_string()));
+        }
+    }
     let shown = if rv.schemaname.is_empty() {
         rv.relname.clone()
     } else {
         format!("{}.{}", rv.schemaname, rv.relname)
     };
-    catalog
-        .relation_by_name(snap, schema, &rv.relname)?
-        .ok_or_else(|| {
-            QuillError::new(
-                sqlstate::UNDEFINED_TABLE,
-                format!("relation \"{shown}\" does not exist"),
-            )
-            .with_position_opt(crate::sql::char_position(query, rv.location))
-        })
+    Err(QuillError::new(
+        sqlstate::UNDEFINED_TABLE,
+        format!("relation \"{shown}\" does not exist"),
+    )
+    .with_position_opt(crate::sql::char_position(query, rv.location)))
 }
 
 /// The typmod of a stored column (pg_attribute.atttypmod; -1 when it has none).
@@ -358,22 +380,25 @@ impl Table {
             snapshot: ctx.snapshot,
             oracle: &oracle,
         };
-        let rel = lookup_relation(&mut catalog, &snap, rv, ctx.query)?;
+        let (rel, schema) = lookup_relation(&mut catalog, &snap, rv, ctx.query)?;
         drop(catalog);
         let mut types = Vec::with_capacity(rel.columns.len());
         let mut columns = Vec::with_capacity(rel.columns.len());
-        for (i, col) in rel.columns.iter().enumerate() {
-            let ty = column_sql_type(&rel, i)?;
-            types.push(ty);
+        for col in &rel.columns {
+            // A column of a type Quill lacks (only catalogs have them) may exist
+            // as long as the statement does not name it.
+            let ty = SqlType::from_oid(col.type_oid);
+            types.push(ty.unwrap_or(SqlType::Unknown));
             columns.push(ScopeColumn {
                 name: col.name.clone(),
-                ty,
+                ty: ty.unwrap_or(SqlType::Unknown),
                 typmod: column_typmod(col),
+                unsupported_type: ty.is_none().then_some(col.type_oid),
             });
         }
         let scope = Scope {
             relname: rel.name.clone(),
-            schema: schema_of(rv)?.to_string(),
+            schema,
             alias: rv.alias.as_ref().map(|a| a.aliasname.clone()),
             columns,
             visible,
@@ -390,14 +415,31 @@ impl Table {
         self.rel.rel_file_node(ctx.db_oid)
     }
 
-    /// A stored tuple's values, in column order.
+    /// A stored tuple's values, in column order (NULL for columns of types Quill
+    /// lacks, which a statement cannot name).
     pub(super) fn row_of(&self, tuple: &[u8]) -> QuillResult<Vec<Datum>> {
         let values = deform_tuple(&self.attrs, tuple)?;
         values
             .into_iter()
             .zip(&self.types)
-            .map(|(v, ty)| datum_of(v, *ty))
+            .zip(&self.scope.columns)
+            .map(|((v, ty), col)| match col.unsupported_type {
+                Some(_) => Ok(Datum::Null),
+                None => datum_of(v, *ty),
+            })
             .collect()
+    }
+
+    /// Refuses to change a system catalog's rows (PostgreSQL lets a superuser;
+    /// Quill's catalog caches would not hear of it).
+    pub(super) fn check_writable(&self) -> QuillResult<()> {
+        if self.scope.schema == PG_CATALOG_NAMESPACE {
+            return Err(unsupported(&format!(
+                "modifying system catalog \"{}\"",
+                self.rel.name
+            )));
+        }
+        Ok(())
     }
 
     /// A new tuple (header as for an insert by `xid`/`cid`) holding `row`.
@@ -446,22 +488,20 @@ fn heap_value(d: &Datum) -> QuillResult<HeapValue<'_>> {
     })
 }
 
-pub(super) fn column_sql_type(rel: &RelationInfo, i: usize) -> QuillResult<SqlType> {
-    let col = &rel.columns[i];
-    SqlType::from_oid(col.type_oid).ok_or_else(|| {
-        QuillError::feature_not_supported(format!(
-            "column \"{}\" has type OID {}, which is not supported yet",
-            col.name, col.type_oid
-        ))
-    })
-}
-
 fn datum_of(value: HeapValue<'_>, ty: SqlType) -> QuillResult<Datum> {
     Ok(match value {
         HeapValue::Null => Datum::Null,
         HeapValue::Bool(v) => Datum::Bool(v),
-        HeapValue::Char(v) => Datum::Text((v as char).to_string()),
+        // "char": the zero byte shows as an empty string; other bytes past
+        // ASCII as PostgreSQL's charout's octal escape.
+        HeapValue::Char(0) => Datum::Text(String::new()),
+        HeapValue::Char(v) if v.is_ascii() => Datum::Text((v as char).to_string()),
+        HeapValue::Char(v) => Datum::Text(format!("\\{v:03o}")),
         HeapValue::Int2(v) => Datum::Int2(v),
+        // oid and xid are unsigned.
+        HeapValue::Int4(v) if matches!(ty, SqlType::Oid | SqlType::Xid) => {
+            Datum::Int8((v as u32).into())
+        }
         HeapValue::Int4(v) => Datum::Int4(v),
         HeapValue::Int8(v) => Datum::Int8(v),
         HeapValue::Float4(v) => Datum::Float4(v),

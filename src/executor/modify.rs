@@ -31,6 +31,7 @@ use crate::access::heap::heapam::{
 };
 use crate::access::heap::tuple::ItemPointer;
 use crate::error::{QuillError, QuillResult};
+use crate::sql::aggregate::AggCollector;
 use crate::sql::analyze::Analyzer;
 use crate::sql::eval::{eval_row, fold};
 use crate::sql::expr::Expr;
@@ -110,8 +111,11 @@ fn plan_update(ctx: &StorageContext<'_>, s: &protobuf::UpdateStmt) -> QuillResul
         .as_ref()
         .ok_or_else(|| QuillError::internal("UPDATE without a relation"))?;
     let table = Table::open(ctx, rv, true)?;
-    let an = Analyzer::with_scope(ctx.query, &table.scope);
+    table.check_writable()?;
+    let aggs = AggCollector::forbidding("UPDATE");
+    let an = Analyzer::with_scope(ctx.query, &table.scope).with_aggregates(&aggs);
     let sets = set_list(&an, s, &table)?;
+    aggs.set_clause(Some("WHERE"));
     let filter = where_clause(&an, &s.where_clause)?;
     Ok(ModifyPlan {
         table,
@@ -135,7 +139,9 @@ fn plan_delete(ctx: &StorageContext<'_>, s: &protobuf::DeleteStmt) -> QuillResul
         .as_ref()
         .ok_or_else(|| QuillError::internal("DELETE without a relation"))?;
     let table = Table::open(ctx, rv, true)?;
-    let an = Analyzer::with_scope(ctx.query, &table.scope);
+    table.check_writable()?;
+    let aggs = AggCollector::forbidding("WHERE");
+    let an = Analyzer::with_scope(ctx.query, &table.scope).with_aggregates(&aggs);
     let filter = where_clause(&an, &s.where_clause)?;
     Ok(ModifyPlan {
         table,

@@ -9,11 +9,14 @@
 //!
 //! Column references resolve against the analyzer's optional [`Scope`] (one
 //! relation, `scope.rs`); without one every column reference is an error, as in a
-//! SELECT without FROM.
+//! SELECT without FROM. Aggregate calls go to the analyzer's optional
+//! [`AggCollector`] (`aggregate.rs`), which says whether the clause being analyzed
+//! allows them.
 
 use pg_query::protobuf::{self, a_const, BoolExprType, BoolTestType, NullTestType};
 use pg_query::{Node, NodeEnum};
 
+use super::aggregate::AggCollector;
 use super::expr::{BoolTest, Expr, ExprKind};
 use super::numeric::Numeric;
 use super::parse::char_position;
@@ -28,6 +31,9 @@ pub struct Analyzer<'a> {
     query: &'a str,
     /// The relation column references resolve against, if any.
     scope: Option<&'a Scope>,
+    /// Where aggregate calls go (and whether the clause allows them); without
+    /// one they are not supported.
+    aggregates: Option<&'a AggCollector>,
 }
 
 /// The location stored in a parse node, -1 if it has none.
@@ -84,7 +90,11 @@ pub fn str_value(node: &Node) -> &str {
 
 impl<'a> Analyzer<'a> {
     pub fn new(query: &'a str) -> Analyzer<'a> {
-        Analyzer { query, scope: None }
+        Analyzer {
+            query,
+            scope: None,
+            aggregates: None,
+        }
     }
 
     /// An analyzer whose column references resolve against `scope`.
@@ -92,7 +102,20 @@ impl<'a> Analyzer<'a> {
         Analyzer {
             query,
             scope: Some(scope),
+            aggregates: None,
         }
+    }
+
+    /// The same analyzer, recording aggregate calls in `collector`.
+    pub fn with_aggregates(self, collector: &'a AggCollector) -> Analyzer<'a> {
+        Analyzer {
+            aggregates: Some(collector),
+            ..self
+        }
+    }
+
+    pub fn aggregates(&self) -> Option<&'a AggCollector> {
+        self.aggregates
     }
 
     pub fn scope(&self) -> Option<&'a Scope> {

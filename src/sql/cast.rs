@@ -10,7 +10,9 @@
 use super::float::{check_float8, float4_in, float8_in};
 use super::numeric::Numeric;
 use super::types::{numeric_typmod_parts, SqlType};
-use super::value::{apply_char_typmod, datum_from_text, truncate_name, Datum, OutputFormat};
+use super::value::{
+    apply_char_typmod, char_in, datum_from_text, truncate_name, Datum, OutputFormat,
+};
 use crate::error::{sqlstate, QuillError, QuillResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,6 +32,9 @@ pub fn cast_context(from: SqlType, to: SqlType) -> Option<CastContext> {
     Some(match (from, to) {
         (Void, _) | (_, Void | Unknown) => return None,
         (Int4, Bool) | (Bool, Int4) => Explicit,
+        (Int4, Char) | (Char, Int4) => Explicit,
+        (Oid, Int4 | Int8) => Assignment,
+        (Text | Varchar | Bpchar, Char) => Assignment,
         (Int8 | Int4, Int2) | (Int8, Int4) => Assignment,
         (Float4 | Float8 | Numeric, Int2 | Int4 | Int8) => Assignment,
         (Float8, Float4) | (Float4 | Float8, Numeric) => Assignment,
@@ -107,6 +112,27 @@ pub fn cast_datum(
     if value.is_null() {
         return Ok(Datum::Null);
     }
+    match (&value, from, to) {
+        // "char" and integers convert through the byte's value.
+        (Datum::Text(s), Char, Int4) => {
+            return Ok(Datum::Int4(s.bytes().next().map_or(0, |b| b as i8 as i32)))
+        }
+        (Datum::Int4(v), Int4, Char) => {
+            return match u8::try_from(*v) {
+                Ok(0) => Ok(Datum::Text(String::new())),
+                Ok(b) if b.is_ascii() => Ok(Datum::Text((b as char).to_string())),
+                _ => Err(QuillError::new(
+                    sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "\"char\" out of range",
+                )),
+            }
+        }
+        // oid → int4 reinterprets the bits (4294967295 is -1), as PostgreSQL's
+        // binary-coercible cast does.
+        (Datum::Int8(v), Oid, Int4) => return Ok(Datum::Int4(*v as u32 as i32)),
+        (Datum::Int8(v), Oid, Int8) => return Ok(Datum::Int8(*v)),
+        _ => {}
+    }
     if from == Unknown || (from.is_string() && !to.is_string()) {
         let text = to_text(&value, from, format);
         return datum_from_text(to, typmod, &text);
@@ -120,6 +146,7 @@ pub fn cast_datum(
                 _ => apply_char_typmod(to, typmod, text, explicit).map(Datum::Text),
             };
         }
+        (_, Char) => Datum::Text(char_in(&to_text(&value, from, format))),
         (Datum::Int2(_) | Datum::Int4(_) | Datum::Int8(_), _) => int_to(&value, to)?,
         (Datum::Float4(v), _) => float_to(*v as f64, true, to)?,
         (Datum::Float8(v), _) => float_to(*v, false, to)?,
@@ -154,6 +181,17 @@ fn int_to(value: &Datum, to: SqlType) -> QuillResult<Datum> {
         SqlType::Float8 => Datum::Float8(v as f64),
         SqlType::Numeric => Datum::Numeric(Numeric::from_i64(v)),
         SqlType::Bool => Datum::Bool(v != 0),
+        // int2/int4 wrap around (PostgreSQL reinterprets the bits); int8 must fit.
+        SqlType::Oid => match (value, u32::try_from(v)) {
+            (_, Ok(oid)) => Datum::Int8(oid.into()),
+            (Datum::Int2(_) | Datum::Int4(_), Err(_)) => Datum::Int8((v as u32).into()),
+            _ => {
+                return Err(QuillError::new(
+                    sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "OID out of range",
+                ))
+            }
+        },
         _ => return Err(QuillError::internal(format!("no integer cast to {to:?}"))),
     })
 }
@@ -196,6 +234,45 @@ mod tests {
 
     fn cast(value: Datum, from: SqlType, to: SqlType) -> QuillResult<Datum> {
         cast_datum(value, from, to, -1, true, OutputFormat::DEFAULT)
+    }
+
+    #[test]
+    fn oid_and_char_casts_follow_pg_cast() {
+        use SqlType::*;
+        // Results checked against PostgreSQL 15.
+        assert_eq!(cast_context(Int4, Oid), Some(CastContext::Implicit));
+        assert_eq!(cast_context(Oid, Int4), Some(CastContext::Assignment));
+        assert_eq!(cast_context(Char, Text), Some(CastContext::Implicit));
+        assert_eq!(cast_context(Text, Char), Some(CastContext::Assignment));
+        assert_eq!(cast_context(Oid, Float8), None);
+        assert_eq!(
+            cast(Datum::Int4(-1), Int4, Oid).unwrap(),
+            Datum::Int8(4294967295)
+        );
+        assert_eq!(
+            cast(Datum::Int8(4294967295), Oid, Int4).unwrap(),
+            Datum::Int4(-1)
+        );
+        assert_eq!(
+            cast(Datum::Int8(-1), Int8, Oid).unwrap_err().message,
+            "OID out of range"
+        );
+        assert_eq!(
+            cast(Datum::Text("A".into()), Char, Int4).unwrap(),
+            Datum::Int4(65)
+        );
+        assert_eq!(
+            cast(Datum::Int4(65), Int4, Char).unwrap(),
+            Datum::Text("A".into())
+        );
+        assert_eq!(
+            cast(Datum::Text("rel".into()), Text, Char).unwrap(),
+            Datum::Text("r".into())
+        );
+        assert_eq!(
+            cast(Datum::Int8(1259), Oid, Text).unwrap(),
+            Datum::Text("1259".into())
+        );
     }
 
     #[test]

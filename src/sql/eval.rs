@@ -80,6 +80,11 @@ impl Evaluator<'_, '_> {
                     self.row.len()
                 ))
             })?,
+            ExprKind::Aggregate(_) => {
+                return Err(crate::error::QuillError::internal(
+                    "aggregate evaluated outside its group",
+                ))
+            }
             ExprKind::CaseTest => self.case_values.last().cloned().unwrap_or(Datum::Null),
             ExprKind::Cast { arg, explicit } => {
                 let value = self.eval(arg)?;
@@ -291,7 +296,7 @@ impl Folder<'_> {
             .iter()
             .any(|o| matches!(o.as_const(), Some(Datum::Null)));
         let foldable = match &expr.kind {
-            ExprKind::Const(_) | ExprKind::Column(_) => false,
+            ExprKind::Const(_) | ExprKind::Column(_) | ExprKind::Aggregate(_) => false,
             ExprKind::Op { op, .. } => all_const || (op.is_strict() && any_null),
             ExprKind::Func { func, .. } => {
                 (func.is_strict() && any_null)

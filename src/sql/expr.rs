@@ -12,7 +12,7 @@ use super::funcs::Func;
 use super::types::SqlType;
 use super::value::Datum;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
     pub kind: ExprKind,
     pub ty: SqlType,
@@ -31,12 +31,16 @@ pub enum BoolTest {
     NotUnknown,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
     Const(Datum),
     /// The value of column `index` (0-based, in the relation's attribute order) of
     /// the row being evaluated — PostgreSQL's `Var`. Never folded.
     Column(usize),
+    /// The result of the statement's aggregate call `index`
+    /// ([`super::aggregate::AggCollector`]): only between analysis and the
+    /// grouping rewrite, which turns it into a column of the grouped row.
+    Aggregate(usize),
     /// The operand of a simple `CASE x WHEN …`, evaluated once (PostgreSQL's
     /// CaseTestExpr).
     CaseTest,
@@ -121,6 +125,50 @@ impl Expr {
             ExprKind::NullIf { args, .. } => args.iter_mut().collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// Every direct sub-expression, including those evaluated conditionally.
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        if !matches!(
+            self.kind,
+            ExprKind::And(_) | ExprKind::Or(_) | ExprKind::Coalesce(_) | ExprKind::Case { .. }
+        ) {
+            return self.operands_mut();
+        }
+        match &mut self.kind {
+            ExprKind::And(args) | ExprKind::Or(args) | ExprKind::Coalesce(args) => {
+                args.iter_mut().collect()
+            }
+            ExprKind::Case {
+                operand,
+                whens,
+                default,
+            } => {
+                let mut all: Vec<&mut Expr> = operand.iter_mut().map(|o| o.as_mut()).collect();
+                for (condition, result) in whens {
+                    all.push(condition);
+                    all.push(result);
+                }
+                all.push(default.as_mut());
+                all
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether two expressions compute the same thing (PostgreSQL's `equal`,
+    /// which ignores locations).
+    pub fn same_as(&self, other: &Expr) -> bool {
+        fn strip(e: &mut Expr) {
+            e.location = -1;
+            for c in e.children_mut() {
+                strip(c);
+            }
+        }
+        let (mut a, mut b) = (self.clone(), other.clone());
+        strip(&mut a);
+        strip(&mut b);
+        a == b
     }
 
     /// The leftmost of two locations, ignoring unknown (-1) ones (PostgreSQL's

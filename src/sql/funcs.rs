@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use pg_query::protobuf;
 
+use super::aggregate::AggFunc;
 use super::analyze::{str_value, Analyzer};
 use super::arith::{self, ArithOp, Operator};
 use super::expr::{Expr, ExprKind};
@@ -71,12 +72,13 @@ pub enum Func {
     Unsupported,
 }
 
-struct Signature {
-    name: &'static str,
-    args: &'static [SqlType],
-    result: SqlType,
-    func: Func,
-    volatility: Volatility,
+/// One overload: PostgreSQL's `pg_proc` row for it (aggregates reuse the shape).
+pub(super) struct Signature {
+    pub name: &'static str,
+    pub args: &'static [SqlType],
+    pub result: SqlType,
+    pub func: Func,
+    pub volatility: Volatility,
 }
 
 const fn sig(
@@ -216,18 +218,11 @@ const UNSUPPORTED_FUNCTIONS: &[&str] = &[
     "format_type",
 ];
 
-/// Aggregate and window functions: not supported until there are tables.
+/// Aggregate and window functions Quill does not compute yet (those it does are
+/// [`AggFunc`]s).
 const AGGREGATES: &[&str] = &[
-    "count",
-    "sum",
-    "avg",
-    "min",
-    "max",
     "array_agg",
     "string_agg",
-    "bool_and",
-    "bool_or",
-    "every",
     "stddev",
     "stddev_pop",
     "stddev_samp",
@@ -329,6 +324,9 @@ impl Analyzer<'_> {
         let name = names.last().copied().unwrap_or("");
         let qualified = names.len() > 1 && names[0] != "pg_catalog";
         let loc = f.location;
+        if let (false, Some(agg)) = (qualified, AggFunc::by_name(name)) {
+            return self.aggregate_call(f, agg, name);
+        }
         if !qualified && AGGREGATES.contains(&name) {
             return Err(self.unsupported_plural("aggregate and window functions", loc));
         }
@@ -359,7 +357,7 @@ impl Analyzer<'_> {
         let chosen = if qualified {
             Vec::new()
         } else {
-            self.candidates(name, &types)
+            best_candidates(FUNCTIONS, name, &types)
         };
         let sig = match chosen.as_slice() {
             [one] => *one,
@@ -397,38 +395,43 @@ impl Analyzer<'_> {
         };
         Ok(Expr::new(kind, sig.result, -1, loc))
     }
+}
 
-    /// The overloads of `name` that best fit `types` (one, none, or ambiguous).
-    fn candidates(&self, name: &str, types: &[SqlType]) -> Vec<&'static Signature> {
-        let all: Vec<&Signature> = FUNCTIONS
-            .iter()
-            .filter(|s| s.name == name && s.args.len() == types.len())
-            .collect();
-        if let Some(exact) = all.iter().find(|s| s.args == types) {
-            return vec![*exact];
-        }
-        let reachable: Vec<&Signature> = all
-            .into_iter()
-            .filter(|s| {
-                s.args
-                    .iter()
-                    .zip(types)
-                    .all(|(a, t)| t.implicitly_casts_to(*a))
-            })
-            .collect();
-        if reachable.len() <= 1 {
-            return reachable;
-        }
-        let best = keep_best(reachable, |s| exact_matches(s, types));
-        if best.len() == 1 {
-            return best;
-        }
-        let best = keep_best(best, |s| preferred_matches(s, types));
-        if best.len() == 1 {
-            return best;
-        }
-        resolve_unknown_positions(best, types)
+/// The overloads of `name` in `list` that best fit `types` (one, none, or
+/// ambiguous).
+pub(super) fn best_candidates(
+    list: &'static [Signature],
+    name: &str,
+    types: &[SqlType],
+) -> Vec<&'static Signature> {
+    let all: Vec<&Signature> = list
+        .iter()
+        .filter(|s| s.name == name && s.args.len() == types.len())
+        .collect();
+    if let Some(exact) = all.iter().find(|s| s.args == types) {
+        return vec![*exact];
     }
+    let reachable: Vec<&Signature> = all
+        .into_iter()
+        .filter(|s| {
+            s.args
+                .iter()
+                .zip(types)
+                .all(|(a, t)| t.implicitly_casts_to(*a))
+        })
+        .collect();
+    if reachable.len() <= 1 {
+        return reachable;
+    }
+    let best = keep_best(reachable, |s| exact_matches(s, types));
+    if best.len() == 1 {
+        return best;
+    }
+    let best = keep_best(best, |s| preferred_matches(s, types));
+    if best.len() == 1 {
+        return best;
+    }
+    resolve_unknown_positions(best, types)
 }
 
 /// Runs a function on evaluated arguments (NULLs already handled for strict

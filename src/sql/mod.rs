@@ -17,6 +17,11 @@
 //!   `funcs.rs`, and `scope.rs` for column references to the one relation a
 //!   statement names), constant folding and evaluation (`eval.rs`, `arith.rs`,
 //!   `cast.rs`), and output column names (`colname.rs`).
+//! * Aggregates and grouping: aggregate calls and their transition states
+//!   (`aggregate.rs`); GROUP BY items, the ungrouped-column check, hash
+//!   aggregation and the value identity of GROUP BY/DISTINCT (`grouping.rs`).
+//!   The storage executor runs them over table rows; a SELECT without FROM
+//!   aggregates its one row here.
 //! * Statement execution ([`execute`]): `select.rs`, `utility.rs`, and the
 //!   command tags of everything else (`tags.rs`).
 //!
@@ -54,6 +59,7 @@
 //! nothing below it: table statements reach storage through
 //! [`SessionContext::run_storage_statement`].
 
+pub(crate) mod aggregate;
 pub(crate) mod analyze;
 pub(crate) mod arith;
 pub(crate) mod cast;
@@ -64,6 +70,7 @@ pub(crate) mod eval;
 pub(crate) mod expr;
 pub mod float;
 mod funcs;
+pub(crate) mod grouping;
 pub mod numeric;
 mod operators;
 mod parse;

@@ -29,7 +29,14 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
 ];
 
 fn is_number(t: SqlType) -> bool {
-    t.category() == TypeCategory::Numeric && t != SqlType::RegType
+    t.category() == TypeCategory::Numeric && !matches!(t, SqlType::RegType | SqlType::Oid)
+}
+
+/// Whether `l` and `r` compare as oids: an oid with an oid or an integer (which
+/// converts to oid implicitly, as PostgreSQL resolves `relnamespace = 2200`).
+fn oid_comparison(l: SqlType, r: SqlType) -> bool {
+    let oidish = |t: SqlType| t == SqlType::Oid || t.is_integer();
+    (l == SqlType::Oid || r == SqlType::Oid) && oidish(l) && oidish(r)
 }
 
 /// The type two numbers meet at (the result type of `+`).
@@ -274,6 +281,8 @@ impl Analyzer<'_> {
         let (lt, rt) = (left.ty, right.ty);
         let common = match settle_unknowns(lt, rt) {
             (SqlType::Unknown, _) => SqlType::Text,
+            (l, r) if oid_comparison(l, r) => SqlType::Oid,
+            (SqlType::Xid, SqlType::Xid) if matches!(name, "=" | "<>" | "!=") => SqlType::Xid,
             (l, r) if is_number(l) && is_number(r) => numeric_common(l, r),
             (SqlType::Bpchar, SqlType::Bpchar) => SqlType::Bpchar,
             (l, r) if l.is_string() && r.is_string() => SqlType::Text,

@@ -13,6 +13,9 @@
 //! | `q.x` | no relation `q` | 42P01 `missing FROM-clause entry for table "q"` |
 //! | `t.x` | `t` is aliased `a` | 42P01 `invalid reference to FROM-clause entry for table "t"` + hint |
 //!
+//! A column whose type Quill lacks (a catalog's `timestamptz`) is in the scope, so
+//! the others keep their positions, but naming it — or `*` over it — is 0A000.
+//!
 //! A scope can also be *invisible* (PostgreSQL's `p_target_rangetblentry` of INSERT,
 //! whose VALUES may not name its columns): every reference then fails, with PostgreSQL's
 //! hint that the column or table exists but cannot be referenced from there.
@@ -31,6 +34,9 @@ pub struct ScopeColumn {
     pub name: String,
     pub ty: SqlType,
     pub typmod: i32,
+    /// The OID of a type Quill cannot compute with (a catalog's `timestamptz`
+    /// column): the column exists, but naming it is not supported yet.
+    pub unsupported_type: Option<u32>,
 }
 
 /// The one relation expressions of a statement may refer to.
@@ -57,10 +63,16 @@ impl Scope {
         self.columns.iter().position(|c| c.name == name)
     }
 
-    /// The expression reading column `index`.
-    pub fn column_expr(&self, index: usize, location: i32) -> Expr {
+    /// The expression reading column `index` (0A000 if its type is not supported).
+    pub fn column_expr(&self, index: usize, location: i32) -> QuillResult<Expr> {
         let c = &self.columns[index];
-        Expr::new(ExprKind::Column(index), c.ty, c.typmod, location)
+        if let Some(type_oid) = c.unsupported_type {
+            return Err(QuillError::feature_not_supported(format!(
+                "column \"{}\" has type OID {type_oid}, which is not supported yet",
+                c.name
+            )));
+        }
+        Ok(Expr::new(ExprKind::Column(index), c.ty, c.typmod, location))
     }
 }
 
@@ -116,7 +128,7 @@ impl Analyzer<'_> {
             self.check_qualifier(scope, schema, rel, loc)?;
         }
         match scope.column_index(name) {
-            Some(i) if scope.visible => Ok(scope.column_expr(i, loc)),
+            Some(i) if scope.visible => scope.column_expr(i, loc).map_err(|e| self.at(e, loc)),
             Some(_) => Err(self.at(
                 QuillError::new(
                     sqlstate::UNDEFINED_COLUMN,
@@ -213,14 +225,14 @@ impl Analyzer<'_> {
             [schema, rel, _star] => self.check_qualifier(scope, Some(schema), rel, c.location)?,
             _ => return Err(self.unsupported("this column reference", c.location)),
         }
-        Ok((0..scope.columns.len())
+        (0..scope.columns.len())
             .map(|i| {
-                (
-                    scope.columns[i].name.clone(),
-                    scope.column_expr(i, c.location),
-                )
+                let expr = scope
+                    .column_expr(i, c.location)
+                    .map_err(|e| self.at(e, c.location))?;
+                Ok((scope.columns[i].name.clone(), expr))
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -5,17 +5,21 @@
 //! A SELECT with FROM goes to the session's storage (`crate::executor`, which
 //! reuses [`limit_clause`], [`row_count`] and [`reject_unsupported`]); in a session
 //! without storage a FROM clause naming a table fails with PostgreSQL's "relation
-//! does not exist". Clauses that need real row sets (GROUP BY, set operations,
-//! WITH, …) are reported as not supported.
+//! does not exist". Aggregates in the select list make one group of the zero or
+//! one row (`select count(*) where false` is 0). Clauses that need real row sets
+//! (GROUP BY and HAVING without FROM, set operations, WITH, …) are reported as not
+//! supported.
 
 use pg_query::protobuf::{self, a_const, SetOperation};
 use pg_query::{Node, NodeEnum};
 
+use super::aggregate::AggCollector;
 use super::analyze::{node_location, Analyzer};
 use super::cast::{can_cast, CastContext};
 use super::colname::figure_colname;
-use super::eval::{eval, fold};
+use super::eval::{eval, eval_row, fold};
 use super::expr::Expr;
+use super::grouping::{rewrite_grouped, Grouping, HashAggregate};
 use super::parse::Statement;
 use super::types::SqlType;
 use super::value::{Datum, OutputFormat};
@@ -24,7 +28,10 @@ use crate::error::{sqlstate, QuillError, QuillResult};
 
 /// A SELECT after analysis: what to compute and how many rows to keep.
 struct SelectPlan {
+    /// Over the one grouped row when `grouping` is set.
     targets: Vec<(String, Expr)>,
+    /// Aggregates in the select list: one group over the zero or one row.
+    grouping: Option<Grouping>,
     filter: Option<Expr>,
     offset: Option<Expr>,
     limit: Option<Expr>,
@@ -36,8 +43,9 @@ pub fn execute(
     select: &protobuf::SelectStmt,
     ctx: &mut dyn SessionContext,
 ) -> QuillResult<QueryResult> {
-    let analyzer = Analyzer::new(stmt.query());
-    let plan = analyze(&analyzer, select)?;
+    let aggs = AggCollector::new();
+    let analyzer = Analyzer::new(stmt.query()).with_aggregates(&aggs);
+    let plan = analyze(&analyzer, &aggs, select)?;
     // Casts to text, folded or run, print with the settings the statement started with.
     let format = output_format(ctx)?;
     // Plan-time constant folding, in PostgreSQL's order: targets, WHERE, OFFSET, LIMIT.
@@ -46,6 +54,20 @@ pub fn execute(
         targets.push((name, fold(expr, ctx, format)?));
     }
     let filter = plan.filter.map(|f| fold(f, ctx, format)).transpose()?;
+    let grouping = match plan.grouping {
+        Some(mut g) => {
+            for call in &mut g.calls {
+                call.arg = call.arg.take().map(|a| fold(a, ctx, format)).transpose()?;
+                call.filter = call
+                    .filter
+                    .take()
+                    .map(|f| fold(f, ctx, format))
+                    .transpose()?;
+            }
+            Some(g)
+        }
+        None => None,
+    };
     let offset = plan.offset.map(|o| fold(o, ctx, format)).transpose()?;
     let limit = plan.limit.map(|l| fold(l, ctx, format)).transpose()?;
 
@@ -73,10 +95,21 @@ pub fn execute(
         Some(f) => eval(f, ctx, format)? == Datum::Bool(true),
         None => true,
     };
-    if passes && skip.unwrap_or(0) == 0 && keep != Some(0) {
+    // Aggregates make one row even when WHERE removed the input row.
+    if (passes || grouping.is_some()) && skip.unwrap_or(0) == 0 && keep != Some(0) {
+        let row = match &grouping {
+            Some(g) => {
+                let mut aggregate = HashAggregate::new(g);
+                if passes {
+                    aggregate.add(&[], ctx, format)?;
+                }
+                aggregate.finish()?.pop().unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
         let mut values = Vec::with_capacity(targets.len());
         for (_, expr) in &targets {
-            values.push(eval(expr, ctx, format)?);
+            values.push(eval_row(expr, &row, ctx, format)?);
         }
         // The rows print with the settings as they are once the first row is
         // computed (read once, not per row): PostgreSQL's printtup runs the output
@@ -140,23 +173,49 @@ pub fn target_list(an: &Analyzer, target_list: &[Node]) -> QuillResult<Vec<(Stri
     Ok(targets)
 }
 
-fn analyze(an: &Analyzer, s: &protobuf::SelectStmt) -> QuillResult<SelectPlan> {
+fn analyze(
+    an: &Analyzer,
+    aggs: &AggCollector,
+    s: &protobuf::SelectStmt,
+) -> QuillResult<SelectPlan> {
     reject_unsupported(an, s)?;
+    if !s.group_clause.is_empty() || s.having_clause.is_some() {
+        return Err(an.unsupported("GROUP BY and HAVING without FROM", -1));
+    }
+    if s.distinct_clause.iter().any(|d| d.node.is_some()) {
+        return Err(an.unsupported("SELECT DISTINCT ON without FROM", -1));
+    }
     for item in &s.from_clause {
         from_item(an, item)?;
     }
-    let targets = target_list(an, &s.target_list)?;
+    let mut targets = target_list(an, &s.target_list)?;
+    aggs.set_clause(Some("WHERE"));
     let filter = match &s.where_clause {
         Some(w) => Some(an.coerce_to_boolean(an.expr(w)?, "WHERE")?),
         None => None,
     };
+    aggs.set_clause(None);
     for sort in &s.sort_clause {
         order_by_item(an, sort, &targets)?;
     }
+    aggs.set_clause(Some("OFFSET"));
     let offset = limit_clause(an, &s.limit_offset, "OFFSET")?;
+    aggs.set_clause(Some("LIMIT"));
     let limit = limit_clause(an, &s.limit_count, "LIMIT")?;
+    let grouping = if aggs.has_aggregates() {
+        for (_, e) in &mut targets {
+            rewrite_grouped(an, e, &[])?;
+        }
+        Some(Grouping {
+            keys: Vec::new(),
+            calls: aggs.take_calls(),
+        })
+    } else {
+        None
+    };
     Ok(SelectPlan {
         targets,
+        grouping,
         filter,
         offset,
         limit,
@@ -178,17 +237,11 @@ pub(crate) fn reject_unsupported(an: &Analyzer, s: &protobuf::SelectStmt) -> Qui
     if s.into_clause.is_some() {
         return unsupported("SELECT INTO");
     }
-    if !s.group_clause.is_empty() || s.having_clause.is_some() {
-        return unsupported("GROUP BY and HAVING");
-    }
     if !s.window_clause.is_empty() {
         return unsupported("WINDOW");
     }
     if !s.locking_clause.is_empty() {
         return unsupported("FOR UPDATE/SHARE");
-    }
-    if s.distinct_clause.iter().any(|d| d.node.is_some()) {
-        return unsupported("SELECT DISTINCT ON");
     }
     // LIMIT_OPTION_WITH_TIES
     if s.limit_option == protobuf::LimitOption::WithTies as i32 {

@@ -12,11 +12,15 @@
 /// PostgreSQL's type OIDs for the types Quill knows.
 pub mod oid {
     pub const BOOL: u32 = 16;
+    pub const CHAR: u32 = 18;
     pub const NAME: u32 = 19;
     pub const INT8: u32 = 20;
     pub const INT2: u32 = 21;
     pub const INT4: u32 = 23;
     pub const TEXT: u32 = 25;
+    pub const OID: u32 = 26;
+    pub const XID: u32 = 28;
+    pub const PG_NODE_TREE: u32 = 194;
     pub const FLOAT4: u32 = 700;
     pub const FLOAT8: u32 = 701;
     pub const UNKNOWN: u32 = 705;
@@ -49,6 +53,16 @@ pub enum SqlType {
     Void,
     /// What `pg_typeof` returns; its text form is the type's name.
     RegType,
+    /// An object identifier: unsigned 32 bits (held as a non-negative
+    /// `Datum::Int8`). Integers convert to it implicitly; it has no arithmetic.
+    Oid,
+    /// `"char"`: one byte, the catalogs' flag type (`relkind`); held as a
+    /// one-character (or, for the zero byte, empty) `Datum::Text`.
+    Char,
+    /// A transaction id as the catalogs show it (unsigned, `Datum::Int8`).
+    Xid,
+    /// The catalogs' stored expression trees (`relpartbound`); shown as text.
+    PgNodeTree,
 }
 
 /// PostgreSQL's `typcategory`: implicit resolution only moves within a category.
@@ -59,6 +73,9 @@ pub enum TypeCategory {
     String,
     Unknown,
     Pseudo,
+    /// PostgreSQL's user-defined ('U') and internal ('Z') categories: types with
+    /// no implicit conversions and no operators Quill offers.
+    Other,
 }
 
 /// Largest `n` in `varchar(n)` / `char(n)` (PostgreSQL's MaxAttrSize / 1024 … 10485760).
@@ -88,6 +105,10 @@ impl SqlType {
             SqlType::Unknown => oid::UNKNOWN,
             SqlType::Void => oid::VOID,
             SqlType::RegType => oid::REGTYPE,
+            SqlType::Oid => oid::OID,
+            SqlType::Char => oid::CHAR,
+            SqlType::Xid => oid::XID,
+            SqlType::PgNodeTree => oid::PG_NODE_TREE,
         }
     }
 
@@ -98,13 +119,22 @@ impl SqlType {
     /// `typlen`: bytes of a fixed-size value, -1 for varlena, -2 for C strings.
     pub const fn typlen(self) -> i16 {
         match self {
-            SqlType::Bool => 1,
+            SqlType::Bool | SqlType::Char => 1,
             SqlType::Int2 => 2,
-            SqlType::Int4 | SqlType::Float4 | SqlType::Void | SqlType::RegType => 4,
+            SqlType::Int4
+            | SqlType::Float4
+            | SqlType::Void
+            | SqlType::RegType
+            | SqlType::Oid
+            | SqlType::Xid => 4,
             SqlType::Int8 | SqlType::Float8 => 8,
             SqlType::Name => 64,
             SqlType::Unknown => -2,
-            SqlType::Numeric | SqlType::Text | SqlType::Varchar | SqlType::Bpchar => -1,
+            SqlType::Numeric
+            | SqlType::Text
+            | SqlType::Varchar
+            | SqlType::Bpchar
+            | SqlType::PgNodeTree => -1,
         }
     }
 
@@ -126,6 +156,10 @@ impl SqlType {
             SqlType::Unknown => "unknown",
             SqlType::Void => "void",
             SqlType::RegType => "regtype",
+            SqlType::Oid => "oid",
+            SqlType::Char => "\"char\"",
+            SqlType::Xid => "xid",
+            SqlType::PgNodeTree => "pg_node_tree",
         }
     }
 
@@ -146,6 +180,10 @@ impl SqlType {
             SqlType::Unknown => "unknown",
             SqlType::Void => "void",
             SqlType::RegType => "regtype",
+            SqlType::Oid => "oid",
+            SqlType::Char => "char",
+            SqlType::Xid => "xid",
+            SqlType::PgNodeTree => "pg_node_tree",
         }
     }
 
@@ -158,10 +196,12 @@ impl SqlType {
             | SqlType::Float4
             | SqlType::Float8
             | SqlType::Numeric
-            | SqlType::RegType => TypeCategory::Numeric,
-            SqlType::Text | SqlType::Varchar | SqlType::Bpchar | SqlType::Name => {
+            | SqlType::RegType
+            | SqlType::Oid => TypeCategory::Numeric,
+            SqlType::Text | SqlType::Varchar | SqlType::Bpchar | SqlType::Name | SqlType::Char => {
                 TypeCategory::String
             }
+            SqlType::Xid | SqlType::PgNodeTree => TypeCategory::Other,
             SqlType::Unknown => TypeCategory::Unknown,
             SqlType::Void => TypeCategory::Pseudo,
         }
@@ -200,6 +240,10 @@ impl SqlType {
             "unknown" => SqlType::Unknown,
             "void" => SqlType::Void,
             "regtype" => SqlType::RegType,
+            "oid" => SqlType::Oid,
+            "char" => SqlType::Char,
+            "xid" => SqlType::Xid,
+            "pg_node_tree" => SqlType::PgNodeTree,
             _ => return None,
         })
     }
@@ -213,9 +257,10 @@ impl SqlType {
             return true;
         }
         match self {
-            Int2 => matches!(target, Int4 | Int8 | Float4 | Float8 | Numeric),
-            Int4 => matches!(target, Int8 | Float4 | Float8 | Numeric),
-            Int8 => matches!(target, Float4 | Float8 | Numeric),
+            Int2 => matches!(target, Int4 | Int8 | Float4 | Float8 | Numeric | Oid),
+            Int4 => matches!(target, Int8 | Float4 | Float8 | Numeric | Oid),
+            Int8 => matches!(target, Float4 | Float8 | Numeric | Oid),
+            Char => target == Text,
             Float4 => target == Float8,
             Numeric => matches!(target, Float4 | Float8),
             Text => matches!(target, Varchar | Bpchar | Name),
@@ -228,7 +273,7 @@ impl SqlType {
 }
 
 /// Every type in [`SqlType`], for lookups by OID.
-pub const ALL_TYPES: [SqlType; 14] = [
+pub const ALL_TYPES: [SqlType; 18] = [
     SqlType::Bool,
     SqlType::Int2,
     SqlType::Int4,
@@ -243,6 +288,10 @@ pub const ALL_TYPES: [SqlType; 14] = [
     SqlType::Unknown,
     SqlType::Void,
     SqlType::RegType,
+    SqlType::Oid,
+    SqlType::Char,
+    SqlType::Xid,
+    SqlType::PgNodeTree,
 ];
 
 /// The typmod of `varchar(n)` / `char(n)`.

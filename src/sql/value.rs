@@ -106,10 +106,47 @@ pub fn datum_from_text(ty: SqlType, typmod: i32, text: &str) -> QuillResult<Datu
         SqlType::Bpchar | SqlType::Varchar => {
             Datum::Text(apply_char_typmod(ty, typmod, text.to_string(), true)?)
         }
-        SqlType::Text | SqlType::Unknown | SqlType::RegType | SqlType::Void => {
-            Datum::Text(text.to_string())
-        }
+        SqlType::Text
+        | SqlType::Unknown
+        | SqlType::RegType
+        | SqlType::Void
+        | SqlType::PgNodeTree => Datum::Text(text.to_string()),
+        SqlType::Oid => Datum::Int8(parse_oid(text, "oid")?.into()),
+        SqlType::Xid => Datum::Int8(parse_oid(text, "xid")?.into()),
+        SqlType::Char => Datum::Text(char_in(text)),
     })
+}
+
+/// PostgreSQL's `oidin` (and `xidin`): an unsigned 32-bit number; negative
+/// values down to -2^31 wrap around, as `strtoul` lets them.
+pub fn parse_oid(text: &str, type_name: &str) -> QuillResult<u32> {
+    let t = text.trim_matches(is_c_space);
+    let (negative, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid_syntax(type_name, text));
+    }
+    let out_of_range = || {
+        QuillError::new(
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("value \"{text}\" is out of range for type {type_name}"),
+        )
+    };
+    let value: u64 = digits.parse().map_err(|_| out_of_range())?;
+    match (negative, u32::try_from(value)) {
+        (false, Ok(v)) => Ok(v),
+        (true, _) if value <= 1 << 31 => Ok((value as u32).wrapping_neg()),
+        _ => Err(out_of_range()),
+    }
+}
+
+/// PostgreSQL's `charin`: the first byte of the text (an empty text is the zero
+/// byte, shown as an empty string).
+pub fn char_in(text: &str) -> String {
+    text.chars().next().map(String::from).unwrap_or_default()
 }
 
 /// PostgreSQL's `parse_bool_with_len`: t/true/y/yes/on/1 and f/false/n/no/off/0,
@@ -273,6 +310,29 @@ mod tests {
             parse_int("abc", SqlType::Int8).unwrap_err().message,
             "invalid input syntax for type bigint: \"abc\""
         );
+    }
+
+    #[test]
+    fn oid_input_wraps_negatives_like_strtoul() {
+        // Checked against PostgreSQL 15's oidin.
+        assert_eq!(parse_oid("1259", "oid").unwrap(), 1259);
+        assert_eq!(parse_oid(" -1 ", "oid").unwrap(), 4294967295);
+        assert_eq!(parse_oid("-2147483648", "oid").unwrap(), 2147483648);
+        assert_eq!(parse_oid("4294967295", "oid").unwrap(), u32::MAX);
+        assert_eq!(
+            parse_oid("-5000000000", "oid").unwrap_err().message,
+            "value \"-5000000000\" is out of range for type oid"
+        );
+        assert_eq!(
+            parse_oid("x", "oid").unwrap_err().message,
+            "invalid input syntax for type oid: \"x\""
+        );
+        assert_eq!(
+            datum_from_text(SqlType::Oid, -1, "26").unwrap(),
+            Datum::Int8(26)
+        );
+        assert_eq!(char_in("rel"), "r");
+        assert_eq!(char_in(""), "");
     }
 
     #[test]

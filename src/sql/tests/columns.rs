@@ -14,6 +14,7 @@ fn scope(alias: Option<&str>, visible: bool) -> Scope {
         name: name.into(),
         ty,
         typmod,
+        unsupported_type: None,
     };
     Scope {
         relname: "t".into(),

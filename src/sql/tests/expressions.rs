@@ -474,5 +474,57 @@ fn functions_resolve_and_report_like_postgres() {
         error("select foo(1, 2.5, 'a', null)").1,
         "function foo(integer, numeric, unknown, unknown) does not exist"
     );
-    assert_eq!(error("select count(*)").0, "0A000");
+    assert_eq!(error("select row_number() over ()").0, "0A000");
+}
+
+#[test]
+fn aggregates_without_from_see_one_row() {
+    // Results checked against PostgreSQL 15.
+    assert_eq!(row("select count(*)"), ["1"]);
+    assert_eq!(row("select count(*) where false"), ["0"]);
+    assert_eq!(
+        row("select sum(1), avg(2), max('a'), min(2.5), bool_and(true)"),
+        ["1", "2.0000000000000000", "a", "2.5", "t"]
+    );
+    assert_eq!(row("select sum(1) where false"), ["NULL"]);
+    assert_eq!(
+        columns("select sum(1), sum(1::int8), avg(1.5::float4)"),
+        [
+            ("sum".to_string(), 20, -1),
+            ("sum".to_string(), 1700, -1),
+            ("avg".to_string(), 701, -1)
+        ]
+    );
+    assert_eq!(
+        error("select count(*) where count(*) > 0"),
+        (
+            "42803",
+            "aggregate functions are not allowed in WHERE".to_string(),
+            Some(23)
+        )
+    );
+    assert_eq!(
+        error("select sum(sum(1))"),
+        (
+            "42803",
+            "aggregate function calls cannot be nested".to_string(),
+            Some(12)
+        )
+    );
+    assert_eq!(
+        error("select sum('a')"),
+        (
+            "42725",
+            "function sum(unknown) is not unique".to_string(),
+            Some(8)
+        )
+    );
+    assert_eq!(
+        error("select min(true)"),
+        (
+            "42883",
+            "function min(boolean) does not exist".to_string(),
+            Some(8)
+        )
+    );
 }
