@@ -309,6 +309,47 @@ impl Session {
         self.txn = TxnStatus::Idle;
     }
 
+    /// Runs `f` over the statement's storage context: a snapshot for this
+    /// command of the current transaction, the catalog cache, and the session
+    /// itself (taken out of the way while `f` runs: the executor evaluates
+    /// expressions through it).
+    fn with_storage_context<T>(
+        &mut self,
+        stmt: &crate::sql::Statement,
+        f: impl FnOnce(
+            &crate::executor::StorageContext<'_>,
+            &mut dyn crate::executor::XidSource,
+            &mut dyn SessionContext,
+        ) -> QuillResult<T>,
+    ) -> QuillResult<T> {
+        let fpw = self.config.full_page_writes();
+        let Some(storage) = self.storage.take() else {
+            return Err(QuillError::feature_not_supported(format!(
+                "{} is not supported yet",
+                stmt.command_tag()
+            )));
+        };
+        let snapshot = storage.statement_snapshot();
+        let ctx = crate::executor::StorageContext {
+            wal: storage.wal.as_ref(),
+            pool: &storage.pool,
+            clog: &storage.clog,
+            db_oid: storage.db_oid,
+            full_page_writes: fpw,
+            snapshot: &snapshot,
+            my_xid: storage.xid(),
+            cid: storage.cid(),
+            query: stmt.source(),
+            catalog_cache: &storage.catalog_cache,
+        };
+        let mut xids = StorageXids(&storage, Vec::new());
+        let result = f(&ctx, &mut xids, self);
+        let notices = xids.1;
+        self.pending_notices.extend(notices);
+        self.storage = Some(storage);
+        result
+    }
+
     fn warn(&mut self, sqlstate: &'static str, message: &str) {
         self.pending_notices
             .push(("WARNING", QuillError::new(sqlstate, message)));
@@ -366,35 +407,18 @@ impl SessionContext for Session {
         stmt: &crate::sql::Statement,
         format: crate::sql::OutputFormat,
     ) -> QuillResult<crate::sql::QueryResult> {
-        let fpw = self.config.full_page_writes();
-        // Taken out while the statement runs: the executor evaluates expressions
-        // through this session (functions, settings, interrupts).
-        let Some(storage) = self.storage.take() else {
-            return Err(QuillError::feature_not_supported(format!(
-                "{} is not supported yet",
-                stmt.command_tag()
-            )));
-        };
-        let snapshot = storage.statement_snapshot();
-        let ctx = crate::executor::StorageContext {
-            wal: storage.wal.as_ref(),
-            pool: &storage.pool,
-            clog: &storage.clog,
-            db_oid: storage.db_oid,
-            full_page_writes: fpw,
-            snapshot: &snapshot,
-            my_xid: storage.xid(),
-            cid: storage.cid(),
-            query: stmt.query(),
-            catalog_cache: &storage.catalog_cache,
-        };
-        let mut xids = StorageXids(&storage, Vec::new());
-        let result =
-            crate::executor::execute_storage_statement(stmt.node(), &ctx, &mut xids, self, format);
-        let notices = xids.1;
-        self.pending_notices.extend(notices);
-        self.storage = Some(storage);
-        result
+        self.with_storage_context(stmt, |ctx, xids, session| {
+            crate::executor::execute_storage_statement(stmt.node(), ctx, xids, session, format)
+        })
+    }
+
+    fn describe_storage_statement(
+        &mut self,
+        stmt: &crate::sql::Statement,
+    ) -> QuillResult<Option<Vec<crate::sql::Column>>> {
+        self.with_storage_context(stmt, |ctx, _, _| {
+            crate::executor::describe_storage_statement(stmt.node(), ctx)
+        })
     }
 
     fn check_for_interrupts(&mut self) -> QuillResult<()> {

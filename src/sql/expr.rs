@@ -37,6 +37,10 @@ pub enum ExprKind {
     /// The value of column `index` (0-based, in the relation's attribute order) of
     /// the row being evaluated — PostgreSQL's `Var`. Never folded.
     Column(usize),
+    /// Statement parameter `$n` (1-based) while a statement is being prepared:
+    /// it has no value yet (see `params.rs`; executing statements get constants
+    /// instead). Never folded, never evaluated.
+    Param(usize),
     /// The operand of a simple `CASE x WHEN …`, evaluated once (PostgreSQL's
     /// CaseTestExpr).
     CaseTest,

@@ -36,7 +36,7 @@ pub fn execute(
     select: &protobuf::SelectStmt,
     ctx: &mut dyn SessionContext,
 ) -> QuillResult<QueryResult> {
-    let analyzer = Analyzer::new(stmt.query());
+    let analyzer = Analyzer::new(stmt.source());
     let plan = analyze(&analyzer, select)?;
     // Casts to text, folded or run, print with the settings the statement started with.
     let format = output_format(ctx)?;
@@ -90,6 +90,18 @@ pub fn execute(
         tag: format!("SELECT {}", rows.len()),
         rows,
     })
+}
+
+/// The columns a SELECT without tables returns, after analyzing it as
+/// [`execute`] would (deciding its parameters' types) but computing nothing.
+pub fn describe(stmt: &Statement, select: &protobuf::SelectStmt) -> QuillResult<Vec<Column>> {
+    let analyzer = Analyzer::new(stmt.source());
+    let plan = analyze(&analyzer, select)?;
+    Ok(plan
+        .targets
+        .into_iter()
+        .map(|(name, e)| Column::new(name, e.ty, e.typmod))
+        .collect())
 }
 
 /// Evaluates a LIMIT/OFFSET count: NULL means none; negative is an error.
