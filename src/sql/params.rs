@@ -18,16 +18,17 @@
 //!    analyzes to a constant of its type, so constant folding treats it as
 //!    PostgreSQL's custom plans do. No SQL text is ever built from a value.
 
-use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard};
 
 use super::types::SqlType;
 use super::value::Datum;
 
 /// The parameters of one statement: their types, and the values when bound.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct ParamList {
     /// Types of `$1..`; `Unknown` while a preparing statement has not decided one.
-    types: RefCell<Vec<SqlType>>,
+    /// (A mutex only so statements stay `Send`; one backend thread uses it.)
+    types: Mutex<Vec<SqlType>>,
     /// Bound values, one per type; `None` while preparing.
     values: Option<Vec<Datum>>,
 }
@@ -41,7 +42,7 @@ impl ParamList {
     /// the ones it left to inference).
     pub fn preparing(types: Vec<SqlType>) -> ParamList {
         ParamList {
-            types: RefCell::new(types),
+            types: Mutex::new(types),
             values: None,
         }
     }
@@ -50,23 +51,28 @@ impl ParamList {
     pub fn bound(types: Vec<SqlType>, values: Vec<Datum>) -> ParamList {
         debug_assert_eq!(types.len(), values.len());
         ParamList {
-            types: RefCell::new(types),
+            types: Mutex::new(types),
             values: Some(values),
         }
     }
 
     /// The parameter types as decided so far.
     pub fn types(&self) -> Vec<SqlType> {
-        self.types.borrow().clone()
+        self.lock_types().clone()
     }
 
     /// The first parameter (1-based) whose type is still undecided.
     pub fn undetermined(&self) -> Option<usize> {
-        self.types
-            .borrow()
+        self.lock_types()
             .iter()
             .position(|t| *t == SqlType::Unknown)
             .map(|i| i + 1)
+    }
+
+    fn lock_types(&self) -> MutexGuard<'_, Vec<SqlType>> {
+        self.types
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether values are bound (executing rather than preparing).
@@ -81,7 +87,7 @@ impl ParamList {
         if number == 0 || number > MAX_PARAMS {
             return None;
         }
-        let mut types = self.types.borrow_mut();
+        let mut types = self.lock_types();
         match &self.values {
             Some(values) => {
                 let ty = *types.get(number - 1)?;
@@ -99,7 +105,7 @@ impl ParamList {
     /// Fixes an undecided parameter's type (PostgreSQL's
     /// `variable_coerce_param_hook`). Returns false if it was decided already.
     pub fn decide(&self, number: usize, ty: SqlType) -> bool {
-        let mut types = self.types.borrow_mut();
+        let mut types = self.lock_types();
         match types.get_mut(number.wrapping_sub(1)) {
             Some(slot) if *slot == SqlType::Unknown => {
                 *slot = ty;
