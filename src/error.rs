@@ -70,6 +70,13 @@ pub mod sqlstate {
     pub const WINDOWING_ERROR: &str = "42P20";
     pub const GROUPING_ERROR: &str = "42803";
     pub const UNDEFINED_PARAMETER: &str = "42P02";
+    pub const INDETERMINATE_DATATYPE: &str = "42P18";
+    pub const DUPLICATE_PREPARED_STATEMENT: &str = "42P05";
+    pub const DUPLICATE_CURSOR: &str = "42P03";
+    pub const INVALID_SQL_STATEMENT_NAME: &str = "26000";
+    pub const INVALID_CURSOR_NAME: &str = "34000";
+    pub const INVALID_BINARY_REPRESENTATION: &str = "22P03";
+    pub const NAME_TOO_LONG: &str = "42622";
     pub const CANT_CHANGE_RUNTIME_PARAM: &str = "55P02";
     pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
     pub const TOO_MANY_CONNECTIONS: &str = "53300";

@@ -907,8 +907,8 @@ fn plausible_message(data: &[u8]) -> bool {
 fn after_an_extended_query_error_everything_until_sync_is_ignored() {
     let server = TestServer::start();
     let (mut stream, _, _) = wire::login(server.port, common::SUPERUSER);
-    // Parse "select 1" as the unnamed statement: refused (no extended protocol yet).
-    let mut parse = b"\0select 1\0".to_vec();
+    // Parse a statement that fails at Parse (its table does not exist).
+    let mut parse = b"\0select * from no_such_table\0".to_vec();
     parse.extend_from_slice(&0i16.to_be_bytes());
     let mut bytes = wire::message(b'P', &parse);
     bytes.extend(wire::query("select 42"));

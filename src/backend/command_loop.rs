@@ -2,11 +2,14 @@
 //! PostgresMain.
 //!
 //! Simple Query runs each statement of the string in turn and stops at the first
-//! error. The extended protocol is not served yet: its messages get one 0A000 error
-//! and are then skipped until Sync, as PostgreSQL skips after an error.
+//! error. The extended protocol's messages go to [`super::extended`]; after an
+//! error among them everything up to Sync is skipped, as PostgreSQL does. Sync
+//! commits the implicit transaction of the messages before it and answers
+//! ReadyForQuery.
 
 use pgwire::messages::PgWireFrontendMessage;
 
+use super::extended::{Extended, Outcome};
 use super::interrupts;
 use super::protocol::messages::{self, TxnStatus};
 use super::protocol::{Connection, Incoming};
@@ -18,6 +21,9 @@ use crate::sql::{self, TxnCommand};
 /// code for the process.
 pub fn run(conn: &mut Connection, session: &mut Session) -> i32 {
     let mut skipping_until_sync = false;
+    let mut extended = Extended::default();
+    // Whether extended-protocol messages arrived since the last ReadyForQuery.
+    let mut in_pipeline = false;
     loop {
         if conn.flush().is_err() {
             return 0; // the client went away
@@ -43,8 +49,13 @@ pub fn run(conn: &mut Connection, session: &mut Session) -> i32 {
                     b'P' | b'B' | b'E' | b'D' | b'C' | b'H' => {
                         if !skipping_until_sync {
                             conn.send_error(&error);
+                            if let Err(abort_error) = session.end_statement(false) {
+                                log::error!("could not abort transaction: {}", abort_error.message);
+                            }
                             session.statement_failed();
+                            extended.transaction_ended();
                             skipping_until_sync = true;
+                            in_pipeline = true;
                         }
                         continue;
                     }
@@ -61,34 +72,48 @@ pub fn run(conn: &mut Connection, session: &mut Session) -> i32 {
         if skipping_until_sync {
             if matches!(message, PgWireFrontendMessage::Sync(_)) {
                 skipping_until_sync = false;
-                conn.send(messages::ready_for_query(session.txn_status()));
+                in_pipeline = false;
+                sync(conn, session, &mut extended);
             }
             continue;
         }
-        match message {
+        // A cancel that arrived while the session was idle is void (PostgreSQL
+        // ignores one that comes while it reads a command); one that arrives
+        // while a pipeline's messages are handled applies to them.
+        if !in_pipeline {
+            interrupts::clear_cancel();
+        }
+        let outcome = match message {
             PgWireFrontendMessage::Query(query) => {
-                interrupts::clear_cancel();
+                extended.before_simple_query();
+                session.before_simple_query();
                 if let Some(code) = simple_query(conn, session, &query.query) {
                     return code;
                 }
+                session.leave_implicit_block();
+                if session.txn_status() == TxnStatus::Idle {
+                    extended.transaction_ended();
+                }
                 conn.send(messages::ready_for_query(session.txn_status()));
+                in_pipeline = false;
+                continue;
             }
             PgWireFrontendMessage::Terminate(_) => return 0,
             PgWireFrontendMessage::Sync(_) => {
-                conn.send(messages::ready_for_query(session.txn_status()));
+                in_pipeline = false;
+                sync(conn, session, &mut extended);
+                continue;
             }
-            PgWireFrontendMessage::Flush(_) => {}
-            message if message.is_extended_query() => {
-                conn.send_error(&QuillError::feature_not_supported(
-                    "the extended query protocol is not supported yet",
-                ));
-                session.statement_failed();
-                skipping_until_sync = true;
-            }
+            PgWireFrontendMessage::Flush(_) => continue,
+            PgWireFrontendMessage::Parse(m) => extended.parse(conn, session, m),
+            PgWireFrontendMessage::Bind(m) => extended.bind(conn, session, m),
+            PgWireFrontendMessage::Describe(m) => extended.describe(conn, session, m),
+            PgWireFrontendMessage::Execute(m) => extended.execute(conn, session, m),
+            PgWireFrontendMessage::Close(m) => extended.close(conn, m),
             // Copy messages outside COPY are ignored, as PostgreSQL does.
             PgWireFrontendMessage::CopyData(_)
             | PgWireFrontendMessage::CopyDone(_)
-            | PgWireFrontendMessage::CopyFail(_) => {}
+            | PgWireFrontendMessage::CopyFail(_) => continue,
             other => {
                 let error = QuillError::protocol_violation(format!(
                     "unexpected message type {:?} after startup",
@@ -96,8 +121,27 @@ pub fn run(conn: &mut Connection, session: &mut Session) -> i32 {
                 ));
                 return fatal(conn, &error);
             }
+        };
+        in_pipeline = true;
+        match outcome {
+            Outcome::Done => {}
+            Outcome::Failed => skipping_until_sync = true,
+            Outcome::Exit(code) => return code,
         }
     }
+}
+
+/// Sync: commits the implicit transaction of the messages since the last one
+/// (a failed commit is reported), then ReadyForQuery.
+fn sync(conn: &mut Connection, session: &mut Session, extended: &mut Extended) {
+    if let Err(error) = session.sync() {
+        conn.send_error(&error);
+        session.statement_failed();
+    }
+    if session.txn_status() == TxnStatus::Idle {
+        extended.transaction_ended();
+    }
+    conn.send(messages::ready_for_query(session.txn_status()));
 }
 
 fn message_name(message: &PgWireFrontendMessage) -> &'static str {

@@ -16,6 +16,7 @@
 //!    cancel request can never reach a half-started backend.
 
 pub mod command_loop;
+pub mod extended;
 pub mod interrupts;
 pub mod protocol;
 pub mod session;

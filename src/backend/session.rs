@@ -77,6 +77,9 @@ pub struct Session {
     /// Whether the implicit block goes on after the statement now running (false
     /// for the message's last statement, which commits it).
     implicit_continues: bool,
+    /// The implicit block is the extended protocol's (statements between two
+    /// Syncs), where SET LOCAL only warns, as in PostgreSQL.
+    implicit_is_extended: bool,
     /// Names changed with SET LOCAL in the current block.
     local_settings: Vec<String>,
     /// Notices raised while a statement ran, sent before its result.
@@ -108,6 +111,7 @@ impl Session {
             config_at_begin: None,
             config_at_implicit_start: None,
             implicit_continues: false,
+            implicit_is_extended: false,
             local_settings: Vec::new(),
             pending_notices: Vec::new(),
             settings_generation: 0,
@@ -189,6 +193,49 @@ impl Session {
     pub fn leave_implicit_block(&mut self) {
         self.config_at_implicit_start = None;
         self.implicit_continues = false;
+        self.implicit_is_extended = false;
+    }
+
+    /// Before an extended-protocol message that runs SQL (Parse, Bind, Execute):
+    /// outside a transaction block, everything up to the next Sync is one
+    /// implicit transaction — each statement's work stays open after it, an
+    /// error rolls all of it back (settings included), and Sync commits it
+    /// ([`Session::sync`]). Unlike a multi-statement Query it is no transaction
+    /// block: SET LOCAL warns and COMMIT says there is no transaction.
+    pub fn enter_extended_implicit(&mut self) {
+        self.enter_implicit_block(true);
+        if self.txn == TxnStatus::Idle {
+            self.implicit_is_extended = true;
+        }
+    }
+
+    /// A simple Query arrived before Sync: its statements end the extended
+    /// protocol's implicit transaction with their own (PostgreSQL runs them in
+    /// the transaction already open and commits at the Query's end).
+    pub fn before_simple_query(&mut self) {
+        if self.implicit_is_extended {
+            self.implicit_continues = false;
+            self.implicit_is_extended = false;
+        }
+    }
+
+    /// Sync: commits the extended protocol's implicit transaction, if one is
+    /// open (a transaction block stays open), and ends the implicit block.
+    pub fn sync(&mut self) -> QuillResult<()> {
+        let outcome = if self.txn == TxnStatus::Idle {
+            if self.in_implicit_block() {
+                self.end_implicit_block(true);
+            }
+            let settings = crate::txn::xact::CommitSettings::from_config(&self.config);
+            match self.storage.as_mut() {
+                Some(storage) => storage.finish_transaction(true, &settings),
+                None => Ok(()),
+            }
+        } else {
+            Ok(())
+        };
+        self.leave_implicit_block();
+        outcome
     }
 
     fn in_implicit_block(&self) -> bool {
@@ -309,6 +356,47 @@ impl Session {
         self.txn = TxnStatus::Idle;
     }
 
+    /// Runs `f` over the statement's storage context: a snapshot for this
+    /// command of the current transaction, the catalog cache, and the session
+    /// itself (taken out of the way while `f` runs: the executor evaluates
+    /// expressions through it).
+    fn with_storage_context<T>(
+        &mut self,
+        stmt: &crate::sql::Statement,
+        f: impl FnOnce(
+            &crate::executor::StorageContext<'_>,
+            &mut dyn crate::executor::XidSource,
+            &mut dyn SessionContext,
+        ) -> QuillResult<T>,
+    ) -> QuillResult<T> {
+        let fpw = self.config.full_page_writes();
+        let Some(storage) = self.storage.take() else {
+            return Err(QuillError::feature_not_supported(format!(
+                "{} is not supported yet",
+                stmt.command_tag()
+            )));
+        };
+        let snapshot = storage.statement_snapshot();
+        let ctx = crate::executor::StorageContext {
+            wal: storage.wal.as_ref(),
+            pool: &storage.pool,
+            clog: &storage.clog,
+            db_oid: storage.db_oid,
+            full_page_writes: fpw,
+            snapshot: &snapshot,
+            my_xid: storage.xid(),
+            cid: storage.cid(),
+            query: stmt.source(),
+            catalog_cache: &storage.catalog_cache,
+        };
+        let mut xids = StorageXids(&storage, Vec::new());
+        let result = f(&ctx, &mut xids, self);
+        let notices = xids.1;
+        self.pending_notices.extend(notices);
+        self.storage = Some(storage);
+        result
+    }
+
     fn warn(&mut self, sqlstate: &'static str, message: &str) {
         self.pending_notices
             .push(("WARNING", QuillError::new(sqlstate, message)));
@@ -366,35 +454,18 @@ impl SessionContext for Session {
         stmt: &crate::sql::Statement,
         format: crate::sql::OutputFormat,
     ) -> QuillResult<crate::sql::QueryResult> {
-        let fpw = self.config.full_page_writes();
-        // Taken out while the statement runs: the executor evaluates expressions
-        // through this session (functions, settings, interrupts).
-        let Some(storage) = self.storage.take() else {
-            return Err(QuillError::feature_not_supported(format!(
-                "{} is not supported yet",
-                stmt.command_tag()
-            )));
-        };
-        let snapshot = storage.statement_snapshot();
-        let ctx = crate::executor::StorageContext {
-            wal: storage.wal.as_ref(),
-            pool: &storage.pool,
-            clog: &storage.clog,
-            db_oid: storage.db_oid,
-            full_page_writes: fpw,
-            snapshot: &snapshot,
-            my_xid: storage.xid(),
-            cid: storage.cid(),
-            query: stmt.query(),
-            catalog_cache: &storage.catalog_cache,
-        };
-        let mut xids = StorageXids(&storage, Vec::new());
-        let result =
-            crate::executor::execute_storage_statement(stmt.node(), &ctx, &mut xids, self, format);
-        let notices = xids.1;
-        self.pending_notices.extend(notices);
-        self.storage = Some(storage);
-        result
+        self.with_storage_context(stmt, |ctx, xids, session| {
+            crate::executor::execute_storage_statement(stmt.node(), ctx, xids, session, format)
+        })
+    }
+
+    fn describe_storage_statement(
+        &mut self,
+        stmt: &crate::sql::Statement,
+    ) -> QuillResult<Option<Vec<crate::sql::Column>>> {
+        self.with_storage_context(stmt, |ctx, _, _| {
+            crate::executor::describe_storage_statement(stmt.node(), ctx)
+        })
     }
 
     fn check_for_interrupts(&mut self) -> QuillResult<()> {
@@ -411,7 +482,8 @@ impl SessionContext for Session {
 
     fn set_setting(&mut self, name: &str, value: Option<&str>, is_local: bool) -> QuillResult<()> {
         self.settings_generation += 1;
-        if is_local && self.txn == TxnStatus::Idle && !self.in_implicit_block() {
+        let in_implicit_block = self.in_implicit_block() && !self.implicit_is_extended;
+        if is_local && self.txn == TxnStatus::Idle && !in_implicit_block {
             self.warn(
                 sqlstate::NO_ACTIVE_SQL_TRANSACTION,
                 "SET LOCAL can only be used in transaction blocks",

@@ -57,13 +57,14 @@ fn value_expr(an: &Analyzer, table: &Table, i: usize, item: &Node) -> QuillResul
     an.coerce_for_assignment(expr, col.ty, col.typmod, &col.name)
 }
 
-pub(super) fn insert(
-    s: &protobuf::InsertStmt,
-    ctx: &StorageContext<'_>,
-    xids: &mut dyn XidSource,
-    session: &mut dyn SessionContext,
-    format: OutputFormat,
-) -> QuillResult<QueryResult> {
+/// An analyzed INSERT: the table, and per row the (column, expression) pairs.
+pub(super) struct InsertPlan {
+    table: Table,
+    rows: Vec<Vec<(usize, Expr)>>,
+}
+
+/// Analyzes an INSERT without running it (also what Parse/Describe do).
+pub(super) fn plan(s: &protobuf::InsertStmt, ctx: &StorageContext<'_>) -> QuillResult<InsertPlan> {
     if s.with_clause.is_some() {
         return Err(unsupported("WITH"));
     }
@@ -135,6 +136,23 @@ pub(super) fn insert(
         }
         planned.push(row);
     }
+    Ok(InsertPlan {
+        table,
+        rows: planned,
+    })
+}
+
+pub(super) fn insert(
+    s: &protobuf::InsertStmt,
+    ctx: &StorageContext<'_>,
+    xids: &mut dyn XidSource,
+    session: &mut dyn SessionContext,
+    format: OutputFormat,
+) -> QuillResult<QueryResult> {
+    let InsertPlan {
+        table,
+        rows: planned,
+    } = plan(s, ctx)?;
 
     // Compute and check every row before writing any.
     let mut rows = Vec::with_capacity(planned.len());

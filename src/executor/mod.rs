@@ -51,6 +51,7 @@ use crate::sql::{QueryResult, SessionContext};
 use crate::txn::snapshot::ClogOracle;
 
 mod create;
+mod describe;
 mod drop;
 mod insert;
 mod modify;
@@ -71,8 +72,9 @@ pub struct StorageContext<'a> {
     pub my_xid: u32,
     /// Command id of this statement within the transaction.
     pub cid: u32,
-    /// The whole query string the statement came from, for error positions.
-    pub query: &'a str,
+    /// The whole query string the statement came from (for error positions) and
+    /// its parameters.
+    pub query: crate::sql::QuerySource<'a>,
     /// The session's catalog cache, kept across statements (taken and put back by
     /// each statement; an error leaves it empty, which is always safe).
     pub catalog_cache: &'a std::cell::RefCell<crate::catalog::CatCache>,
@@ -189,6 +191,8 @@ pub fn execute_storage_statement(
         _ => Err(unsupported("this statement on tables")),
     }
 }
+
+pub use describe::describe_storage_statement;
 
 /// `deadlock_timeout` as the session sees it (PostgreSQL's default, 1s, if it
 /// cannot say).
@@ -380,7 +384,7 @@ impl Table {
             snapshot: ctx.snapshot,
             oracle: &oracle,
         };
-        let (rel, schema) = lookup_relation(&mut catalog, &snap, rv, ctx.query)?;
+        let (rel, schema) = lookup_relation(&mut catalog, &snap, rv, ctx.query.text)?;
         drop(catalog);
         let mut types = Vec::with_capacity(rel.columns.len());
         let mut columns = Vec::with_capacity(rel.columns.len());

@@ -46,7 +46,7 @@ enum Action {
 }
 
 /// A planned UPDATE or DELETE.
-struct ModifyPlan {
+pub(super) struct ModifyPlan {
     table: Table,
     filter: Option<Expr>,
     action: Action,
@@ -96,7 +96,10 @@ fn set_list(
     Ok(sets)
 }
 
-fn plan_update(ctx: &StorageContext<'_>, s: &protobuf::UpdateStmt) -> QuillResult<ModifyPlan> {
+pub(super) fn plan_update(
+    ctx: &StorageContext<'_>,
+    s: &protobuf::UpdateStmt,
+) -> QuillResult<ModifyPlan> {
     if s.with_clause.is_some() {
         return Err(unsupported("WITH"));
     }
@@ -124,7 +127,10 @@ fn plan_update(ctx: &StorageContext<'_>, s: &protobuf::UpdateStmt) -> QuillResul
     })
 }
 
-fn plan_delete(ctx: &StorageContext<'_>, s: &protobuf::DeleteStmt) -> QuillResult<ModifyPlan> {
+pub(super) fn plan_delete(
+    ctx: &StorageContext<'_>,
+    s: &protobuf::DeleteStmt,
+) -> QuillResult<ModifyPlan> {
     if s.with_clause.is_some() {
         return Err(unsupported("WITH"));
     }

@@ -388,19 +388,38 @@ impl SelectQuery {
     }
 }
 
-pub(super) fn select(
-    s: &protobuf::SelectStmt,
-    ctx: &StorageContext<'_>,
-    session: &mut dyn SessionContext,
-    format: OutputFormat,
-) -> QuillResult<QueryResult> {
+/// The one table a SELECT reads.
+fn from_table(s: &protobuf::SelectStmt, ctx: &StorageContext<'_>) -> QuillResult<Table> {
     let [from] = s.from_clause.as_slice() else {
         return Err(unsupported("SELECT from more than one table"));
     };
     let Some(NodeEnum::RangeVar(rv)) = &from.node else {
         return Err(unsupported("joins and subqueries in FROM"));
     };
-    let table = Table::open(ctx, rv, true)?;
+    Table::open(ctx, rv, true)
+}
+
+/// The columns a SELECT returns, after analyzing it exactly as [`select`] does
+/// (so its errors come, and its parameters' types are decided) without reading
+/// any row: what the extended protocol's Parse and Describe need.
+pub(super) fn describe(
+    s: &protobuf::SelectStmt,
+    ctx: &StorageContext<'_>,
+) -> QuillResult<Vec<Column>> {
+    let table = from_table(s, ctx)?;
+    let aggs = AggCollector::new();
+    let an = Analyzer::with_scope(ctx.query, &table.scope).with_aggregates(&aggs);
+    reject_unsupported(&an, s)?;
+    Ok(analyze(&an, &aggs, s)?.columns)
+}
+
+pub(super) fn select(
+    s: &protobuf::SelectStmt,
+    ctx: &StorageContext<'_>,
+    session: &mut dyn SessionContext,
+    format: OutputFormat,
+) -> QuillResult<QueryResult> {
+    let table = from_table(s, ctx)?;
     let aggs = AggCollector::new();
     let an = Analyzer::with_scope(ctx.query, &table.scope).with_aggregates(&aggs);
     reject_unsupported(&an, s)?;

@@ -156,7 +156,7 @@ fn run_with(s: &Server, txn: &mut Txn, snap: &Snapshot, sql: &str) -> QuillResul
         snapshot: &snap,
         my_xid: if txn.assigned { txn.xid } else { 0 },
         cid: txn.cid,
-        query: sql,
+        query: sql.into(),
         catalog_cache: &cache,
     };
     let mut session = ExecSession;

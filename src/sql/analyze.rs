@@ -19,6 +19,7 @@ use pg_query::{Node, NodeEnum};
 use super::aggregate::AggCollector;
 use super::expr::{BoolTest, Expr, ExprKind};
 use super::numeric::Numeric;
+use super::params::{ParamList, QuerySource};
 use super::parse::char_position;
 use super::scope::Scope;
 use super::types::SqlType;
@@ -29,6 +30,8 @@ use crate::error::{sqlstate, QuillError, QuillResult};
 pub struct Analyzer<'a> {
     /// The whole query string: node locations are byte offsets into it.
     query: &'a str,
+    /// The statement's parameters (`$n`), if it has any.
+    params: Option<&'a ParamList>,
     /// The relation column references resolve against, if any.
     scope: Option<&'a Scope>,
     /// Where aggregate calls go (and whether the clause allows them); without
@@ -89,18 +92,22 @@ pub fn str_value(node: &Node) -> &str {
 }
 
 impl<'a> Analyzer<'a> {
-    pub fn new(query: &'a str) -> Analyzer<'a> {
+    pub fn new(source: impl Into<QuerySource<'a>>) -> Analyzer<'a> {
+        let source = source.into();
         Analyzer {
-            query,
+            query: source.text,
+            params: source.params,
             scope: None,
             aggregates: None,
         }
     }
 
     /// An analyzer whose column references resolve against `scope`.
-    pub fn with_scope(query: &'a str, scope: &'a Scope) -> Analyzer<'a> {
+    pub fn with_scope(source: impl Into<QuerySource<'a>>, scope: &'a Scope) -> Analyzer<'a> {
+        let source = source.into();
         Analyzer {
-            query,
+            query: source.text,
+            params: source.params,
             scope: Some(scope),
             aggregates: None,
         }
@@ -116,6 +123,39 @@ impl<'a> Analyzer<'a> {
 
     pub fn aggregates(&self) -> Option<&'a AggCollector> {
         self.aggregates
+    }
+
+    /// `$n`: a constant when the statement's parameters are bound, otherwise a
+    /// [`ExprKind::Param`] of the parameter's type so far (`unknown` until a
+    /// context decides it, see [`Analyzer::decide_param`]).
+    fn param_ref(&self, p: &protobuf::ParamRef) -> QuillResult<Expr> {
+        let reference = usize::try_from(p.number)
+            .ok()
+            .and_then(|n| self.params.and_then(|params| params.reference(n)));
+        match reference {
+            Some((ty, Some(value))) => Ok(Expr::constant(value, ty, -1, p.location)),
+            Some((ty, None)) => Ok(Expr::new(
+                ExprKind::Param(p.number as usize),
+                ty,
+                -1,
+                p.location,
+            )),
+            None => Err(self.at(
+                QuillError::new(
+                    sqlstate::UNDEFINED_PARAMETER,
+                    format!("there is no parameter ${}", p.number),
+                ),
+                p.location,
+            )),
+        }
+    }
+
+    /// An undecided parameter met a context that needs type `ty`: from now on
+    /// it has that type (PostgreSQL's `variable_coerce_param_hook`).
+    pub(super) fn decide_param(&self, number: usize, ty: SqlType) {
+        if let Some(params) = self.params {
+            params.decide(number, ty);
+        }
     }
 
     pub fn scope(&self) -> Option<&'a Scope> {
@@ -158,13 +198,7 @@ impl<'a> Analyzer<'a> {
         match inner {
             NodeEnum::AConst(c) => self.constant(c),
             NodeEnum::ColumnRef(c) => self.column_ref(c),
-            NodeEnum::ParamRef(p) => Err(self.at(
-                QuillError::new(
-                    sqlstate::UNDEFINED_PARAMETER,
-                    format!("there is no parameter ${}", p.number),
-                ),
-                p.location,
-            )),
+            NodeEnum::ParamRef(p) => self.param_ref(p),
             NodeEnum::TypeCast(t) => self.type_cast(t),
             NodeEnum::AExpr(a) => self.a_expr(a),
             NodeEnum::BoolExpr(b) => self.bool_expr(b),

@@ -204,6 +204,12 @@ impl Analyzer<'_> {
         if expr.ty == ty && (typmod < 0 || typmod == expr.typmod) {
             return Ok(expr);
         }
+        if let (SqlType::Unknown, ExprKind::Param(number)) = (expr.ty, &expr.kind) {
+            // An undecided parameter takes the type asked for, with no cast.
+            self.decide_param(*number, ty);
+            let param = Expr::new(ExprKind::Param(*number), ty, -1, expr.location);
+            return Ok(self.apply_typmod(param, typmod, context == CastContext::Explicit));
+        }
         if let (SqlType::Unknown, ExprKind::Const(datum)) = (expr.ty, &expr.kind) {
             let explicit = context == CastContext::Explicit;
             // An unknown literal goes through `ty`'s input function only: no output

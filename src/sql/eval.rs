@@ -86,6 +86,11 @@ impl Evaluator<'_, '_> {
                 ))
             }
             ExprKind::CaseTest => self.case_values.last().cloned().unwrap_or(Datum::Null),
+            ExprKind::Param(n) => {
+                return Err(crate::error::QuillError::internal(format!(
+                    "parameter ${n} evaluated before it was bound"
+                )))
+            }
             ExprKind::Cast { arg, explicit } => {
                 let value = self.eval(arg)?;
                 cast_datum(value, arg.ty, expr.ty, expr.typmod, *explicit, self.format)?
@@ -296,7 +301,10 @@ impl Folder<'_> {
             .iter()
             .any(|o| matches!(o.as_const(), Some(Datum::Null)));
         let foldable = match &expr.kind {
-            ExprKind::Const(_) | ExprKind::Column(_) | ExprKind::Aggregate(_) => false,
+            ExprKind::Const(_)
+            | ExprKind::Column(_)
+            | ExprKind::Aggregate(_)
+            | ExprKind::Param(_) => false,
             ExprKind::Op { op, .. } => all_const || (op.is_strict() && any_null),
             ExprKind::Func { func, .. } => {
                 (func.is_strict() && any_null)

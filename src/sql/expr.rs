@@ -41,6 +41,10 @@ pub enum ExprKind {
     /// ([`super::aggregate::AggCollector`]): only between analysis and the
     /// grouping rewrite, which turns it into a column of the grouped row.
     Aggregate(usize),
+    /// Statement parameter `$n` (1-based) while a statement is being prepared:
+    /// it has no value yet (see `params.rs`; executing statements get constants
+    /// instead). Never folded, never evaluated.
+    Param(usize),
     /// The operand of a simple `CASE x WHEN …`, evaluated once (PostgreSQL's
     /// CaseTestExpr).
     CaseTest,

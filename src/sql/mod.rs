@@ -62,6 +62,7 @@
 pub(crate) mod aggregate;
 pub(crate) mod analyze;
 pub(crate) mod arith;
+pub mod binary;
 pub(crate) mod cast;
 mod coerce;
 pub(crate) mod colname;
@@ -73,6 +74,7 @@ mod funcs;
 pub(crate) mod grouping;
 pub mod numeric;
 mod operators;
+pub mod params;
 mod parse;
 pub(crate) mod scope;
 pub(crate) mod select;
@@ -85,6 +87,7 @@ pub mod value;
 mod tests;
 
 pub use numeric::Numeric;
+pub use params::{ParamList, QuerySource};
 pub use parse::{char_position, parse_query, Statement};
 pub use types::SqlType;
 pub use value::{Datum, OutputFormat};
@@ -161,6 +164,15 @@ pub trait SessionContext {
             stmt.command_tag()
         )))
     }
+
+    /// Analyzes a table statement without running it and returns its result
+    /// columns (`None`: no rows), for the extended protocol's Parse/Describe.
+    fn describe_storage_statement(&mut self, stmt: &Statement) -> QuillResult<Option<Vec<Column>>> {
+        Err(QuillError::feature_not_supported(format!(
+            "{} is not supported yet",
+            stmt.command_tag()
+        )))
+    }
 }
 
 /// The outcome of one statement.
@@ -216,6 +228,40 @@ fn output_format(ctx: &dyn SessionContext) -> QuillResult<OutputFormat> {
         QuillError::internal(format!("extra_float_digits is not an integer: \"{text}\""))
     })?;
     Ok(OutputFormat { extra_float_digits })
+}
+
+/// Whether [`execute`] hands this statement to the session's storage.
+fn is_storage_statement(node: &NodeEnum, ctx: &dyn SessionContext) -> bool {
+    ctx.has_storage()
+        && match node {
+            NodeEnum::SelectStmt(select) => !select.from_clause.is_empty(),
+            NodeEnum::DropStmt(d) => d.remove_type() == pg_query::protobuf::ObjectType::ObjectTable,
+            NodeEnum::CreateStmt(_)
+            | NodeEnum::InsertStmt(_)
+            | NodeEnum::UpdateStmt(_)
+            | NodeEnum::DeleteStmt(_) => true,
+            _ => false,
+        }
+}
+
+/// Analyzes a statement without running it, as PostgreSQL does at Parse: its
+/// analysis errors are reported, its parameters' types decided (through the
+/// statement's [`ParamList`]), and the columns it returns (`None`: no rows)
+/// given for RowDescription. Utility statements are not analyzed (PostgreSQL
+/// analyzes them when they run); SHOW's single column is known up front.
+pub fn describe(
+    stmt: &Statement,
+    ctx: &mut dyn SessionContext,
+) -> QuillResult<Option<Vec<Column>>> {
+    if is_storage_statement(stmt.node(), ctx) {
+        return ctx.describe_storage_statement(stmt);
+    }
+    match stmt.node() {
+        NodeEnum::SelectStmt(select) => select::describe(stmt, select).map(Some),
+        // SHOW has no side effects: its columns are those it answers with.
+        NodeEnum::VariableShowStmt(show) => utility::show(show, ctx).map(|r| r.columns),
+        _ => Ok(None),
+    }
 }
 
 /// Executes one statement in the given session.

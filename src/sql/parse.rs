@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use pg_query::NodeEnum;
 
+use super::params::{ParamList, QuerySource};
 use crate::error::{sqlstate, QuillError, QuillResult};
 
 /// One statement of a query string.
@@ -24,6 +25,8 @@ pub struct Statement {
     /// Byte range of this statement's text in `query`, without the `;`.
     range: Range<usize>,
     node: NodeEnum,
+    /// The parameters (`$n`) of an extended-protocol statement.
+    params: Option<Arc<ParamList>>,
 }
 
 impl Statement {
@@ -45,6 +48,22 @@ impl Statement {
     /// The raw parse tree.
     pub fn node(&self) -> &NodeEnum {
         &self.node
+    }
+
+    /// The query string and parameters, as the analyzer reads them.
+    pub fn source(&self) -> QuerySource<'_> {
+        QuerySource {
+            text: &self.query,
+            params: self.params.as_deref(),
+        }
+    }
+
+    /// This statement with parameters (preparing or bound).
+    pub fn with_params(&self, params: Arc<ParamList>) -> Statement {
+        Statement {
+            params: Some(params),
+            ..self.clone()
+        }
     }
 }
 
@@ -85,6 +104,7 @@ pub fn parse_query(sql: &str) -> QuillResult<Vec<Statement>> {
             query: Arc::clone(&query),
             range: start..end,
             node,
+            params: None,
         });
     }
     Ok(statements)

@@ -44,7 +44,7 @@ pub fn execute(
     ctx: &mut dyn SessionContext,
 ) -> QuillResult<QueryResult> {
     let aggs = AggCollector::new();
-    let analyzer = Analyzer::new(stmt.query()).with_aggregates(&aggs);
+    let analyzer = Analyzer::new(stmt.source()).with_aggregates(&aggs);
     let plan = analyze(&analyzer, &aggs, select)?;
     // Casts to text, folded or run, print with the settings the statement started with.
     let format = output_format(ctx)?;
@@ -123,6 +123,19 @@ pub fn execute(
         tag: format!("SELECT {}", rows.len()),
         rows,
     })
+}
+
+/// The columns a SELECT without tables returns, after analyzing it as
+/// [`execute`] would (deciding its parameters' types) but computing nothing.
+pub fn describe(stmt: &Statement, select: &protobuf::SelectStmt) -> QuillResult<Vec<Column>> {
+    let aggs = AggCollector::new();
+    let analyzer = Analyzer::new(stmt.source()).with_aggregates(&aggs);
+    let plan = analyze(&analyzer, &aggs, select)?;
+    Ok(plan
+        .targets
+        .into_iter()
+        .map(|(name, e)| Column::new(name, e.ty, e.typmod))
+        .collect())
 }
 
 /// Evaluates a LIMIT/OFFSET count: NULL means none; negative is an error.

@@ -73,7 +73,7 @@ pub fn set(
     s: &protobuf::VariableSetStmt,
     ctx: &mut dyn SessionContext,
 ) -> QuillResult<QueryResult> {
-    let an = Analyzer::new(stmt.query());
+    let an = Analyzer::new(stmt.source());
     match VariableSetKind::try_from(s.kind).unwrap_or(VariableSetKind::Undefined) {
         VariableSetKind::VarSetValue => {
             let value = flatten_set_args(&an, &s.name, &s.args)?;
@@ -285,7 +285,7 @@ pub fn transaction(
     t: &protobuf::TransactionStmt,
     ctx: &mut dyn SessionContext,
 ) -> QuillResult<QueryResult> {
-    let an = Analyzer::new(stmt.query());
+    let an = Analyzer::new(stmt.source());
     let Some(command) = txn_command_of(t) else {
         let what = match TransactionStmtKind::try_from(t.kind) {
             Ok(TransactionStmtKind::TransStmtCommit) => "COMMIT AND CHAIN",

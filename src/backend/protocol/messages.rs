@@ -1,7 +1,12 @@
 //! Builders for the backend messages Quill sends, on top of `pgwire`'s types.
 
 use bytes::{BufMut, BytesMut};
-use pgwire::messages::data::{DataRow, FieldDescription, RowDescription};
+use pgwire::messages::data::{
+    DataRow, FieldDescription, NoData, ParameterDescription, RowDescription,
+};
+use pgwire::messages::extendedquery::{
+    BindComplete, CloseComplete, ParseComplete, PortalSuspended,
+};
 use pgwire::messages::response::{
     CommandComplete, EmptyQueryResponse, ErrorResponse, NoticeResponse, ReadyForQuery,
     TransactionStatus,
@@ -55,11 +60,67 @@ pub fn encode_notice(severity: &str, notice: &QuillError) -> Vec<u8> {
 }
 
 pub fn row_description(columns: &[Column]) -> PgWireBackendMessage {
+    row_description_with_formats(columns, &[])
+}
+
+/// RowDescription whose columns carry these format codes (missing ones: text).
+pub fn row_description_with_formats(columns: &[Column], formats: &[i16]) -> PgWireBackendMessage {
     let fields = columns
         .iter()
-        .map(|c| FieldDescription::new(c.name.clone(), 0, 0, c.type_oid, c.type_len, c.type_mod, 0))
+        .enumerate()
+        .map(|(i, c)| {
+            let format = formats.get(i).copied().unwrap_or(0);
+            FieldDescription::new(
+                c.name.clone(),
+                0,
+                0,
+                c.type_oid,
+                c.type_len,
+                c.type_mod,
+                format,
+            )
+        })
         .collect();
     PgWireBackendMessage::RowDescription(RowDescription::new(fields))
+}
+
+/// A DataRow of already-encoded values (text or binary; None = NULL).
+pub fn data_row_bytes(values: &[Option<Vec<u8>>]) -> PgWireBackendMessage {
+    let mut data = BytesMut::new();
+    for value in values {
+        match value {
+            None => data.put_i32(-1),
+            Some(bytes) => {
+                data.put_i32(bytes.len() as i32);
+                data.put_slice(bytes);
+            }
+        }
+    }
+    PgWireBackendMessage::DataRow(DataRow::new(data, values.len() as i16))
+}
+
+pub fn parse_complete() -> PgWireBackendMessage {
+    PgWireBackendMessage::ParseComplete(ParseComplete::new())
+}
+
+pub fn bind_complete() -> PgWireBackendMessage {
+    PgWireBackendMessage::BindComplete(BindComplete::new())
+}
+
+pub fn close_complete() -> PgWireBackendMessage {
+    PgWireBackendMessage::CloseComplete(CloseComplete::new())
+}
+
+pub fn portal_suspended() -> PgWireBackendMessage {
+    PgWireBackendMessage::PortalSuspended(PortalSuspended::new())
+}
+
+pub fn no_data() -> PgWireBackendMessage {
+    PgWireBackendMessage::NoData(NoData::new())
+}
+
+pub fn parameter_description(type_oids: Vec<u32>) -> PgWireBackendMessage {
+    PgWireBackendMessage::ParameterDescription(ParameterDescription::new(type_oids))
 }
 
 /// A DataRow of text-format values (None = NULL).
