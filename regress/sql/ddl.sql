@@ -80,3 +80,5 @@ INSERT INTO ddl_v VALUES ('ab', '01234567890', 'y');
 INSERT INTO ddl_v (w) VALUES ('only w');
 SELECT * FROM ddl_v;
 DROP TABLE ddl_v;
+-- nothing new goes into pg_catalog
+create table pg_catalog.not_allowed (a int4);

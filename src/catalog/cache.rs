@@ -25,6 +25,11 @@ pub struct CatCache {
     pub(crate) namespaces: HashMap<String, NamespaceInfo>,
     /// By (namespace OID, relation name).
     pub(crate) relations: HashMap<(Oid, String), RelationInfo>,
+    /// Names known to be absent from pg_catalog. Nothing adds a relation there
+    /// after `quill init` (CREATE TABLE refuses it, as PostgreSQL does), so these
+    /// never go stale; they spare every unqualified name, which the search path
+    /// looks up in pg_catalog first, a scan of pg_class.
+    pub(crate) absent_from_pg_catalog: std::collections::HashSet<String>,
     pub(crate) types: HashMap<Oid, TypeInfo>,
     pub(crate) databases: HashMap<String, DatabaseInfo>,
     pub(crate) roles: HashMap<String, RoleInfo>,
@@ -45,6 +50,7 @@ impl CatCache {
     pub fn invalidate_all(&mut self) {
         self.namespaces.clear();
         self.relations.clear();
+        self.absent_from_pg_catalog.clear();
         self.types.clear();
         self.databases.clear();
         self.roles.clear();

@@ -349,11 +349,18 @@ impl<'p> Catalog<'p> {
         if let Some(hit) = self.cache.count(self.cache.relations.get(&key).cloned()) {
             return Ok(Some(hit));
         }
+        let in_pg_catalog = ns.oid == super::defs::PG_CATALOG_NAMESPACE;
+        if in_pg_catalog && self.cache.absent_from_pg_catalog.contains(name) {
+            return Ok(None);
+        }
         let pg_class = catalog_defs().catalog("pg_class");
         let rows = self.scan(pg_class, snap, |r| {
             r.oid("relnamespace") == ns.oid && r.name("relname") == name
         })?;
         let Some(row) = rows.first() else {
+            if in_pg_catalog {
+                self.cache.absent_from_pg_catalog.insert(name.to_string());
+            }
             return Ok(None);
         };
         let oid = row.oid("oid");

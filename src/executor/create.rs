@@ -187,6 +187,13 @@ pub(super) fn create_table(
         // PostgreSQL adds NOTICE: relation "t" already exists, skipping.
         return Ok(command("CREATE TABLE".to_string()));
     }
+    if schema == super::PG_CATALOG_NAMESPACE {
+        return Err(QuillError::new(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            format!("permission denied to create \"{schema}.{}\"", rv.relname),
+        )
+        .with_detail("System catalog modifications are currently disallowed."));
+    }
 
     let xid = xids.ensure_xid()?;
     let oracle = ClogOracle::new(ctx.clog, xid);
