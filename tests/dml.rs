@@ -172,78 +172,66 @@ fn spawn_command(
     (handle, rx)
 }
 
-#[test]
-fn second_updater_waits_then_updates_the_new_version() {
+/// Session one runs `first` (changing one row) in an open transaction; session
+/// two's `second` must block behind it until session one ends with `end`, then
+/// report `changed` rows. Returns session one, for checking the outcome.
+fn blocked_writer(
+    first: &str,
+    second: &'static str,
+    end: &str,
+    changed: u64,
+) -> (TestServer, postgres::Client) {
     let server = TestServer::start();
-    let mut first = setup(&server);
-    first.batch_execute("begin").unwrap();
-    assert_eq!(count(&mut first, "update t set v = v + 1 where id = 1"), 1);
-    let (handle, rx) = spawn_command(&server, "", "update t set v = v + 1 where id = 1");
+    let mut one = setup(&server);
+    one.batch_execute("begin").unwrap();
+    assert_eq!(count(&mut one, first), 1);
+    let (handle, rx) = spawn_command(&server, "", second);
     // Blocked while the first transaction is open.
-    assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
-    first.batch_execute("commit").unwrap();
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+    one.batch_execute(end).unwrap();
     let result = rx
         .recv_timeout(Duration::from_secs(10))
-        .expect("second update finished");
-    assert_eq!(result.unwrap(), 1);
+        .expect("second statement finished");
+    assert_eq!(result.unwrap(), changed);
     handle.join().unwrap();
-    assert_eq!(column(&mut first, "select v from t where id = 1"), ["12"]);
-    assert_eq!(rows(&mut first, "select * from t").len(), 3);
+    (server, one)
+}
+
+#[test]
+fn second_updater_waits_then_updates_the_new_version() {
+    let increment = "update t set v = v + 1 where id = 1";
+    let (_server, mut one) = blocked_writer(increment, increment, "commit", 1);
+    assert_eq!(column(&mut one, "select v from t where id = 1"), ["12"]);
+    assert_eq!(rows(&mut one, "select * from t").len(), 3);
 }
 
 #[test]
 fn second_updater_rechecks_where_against_the_new_version() {
-    let server = TestServer::start();
-    let mut first = setup(&server);
-    first.batch_execute("begin").unwrap();
-    assert_eq!(count(&mut first, "update t set v = 100 where id = 1"), 1);
-    let (handle, rx) = spawn_command(&server, "", "delete from t where v = 10");
-    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
-    first.batch_execute("commit").unwrap();
-    // The newest version no longer has v = 10: nothing deleted.
-    assert_eq!(
-        rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap(),
-        0
+    let (_server, mut one) = blocked_writer(
+        "update t set v = 100 where id = 1",
+        "delete from t where v = 10",
+        "commit",
+        0, // the newest version no longer has v = 10
     );
-    handle.join().unwrap();
-    assert_eq!(column(&mut first, "select v from t where id = 1"), ["100"]);
+    assert_eq!(column(&mut one, "select v from t where id = 1"), ["100"]);
 }
 
 #[test]
 fn second_updater_proceeds_on_the_old_version_when_the_first_rolls_back() {
-    let server = TestServer::start();
-    let mut first = setup(&server);
-    first.batch_execute("begin").unwrap();
-    assert_eq!(count(&mut first, "update t set v = v + 1 where id = 1"), 1);
-    let (handle, rx) = spawn_command(&server, "", "update t set v = v + 1 where id = 1");
-    assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
-    first.batch_execute("rollback").unwrap();
-    assert_eq!(
-        rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap(),
-        1
-    );
-    handle.join().unwrap();
-    assert_eq!(column(&mut first, "select v from t where id = 1"), ["11"]);
+    let increment = "update t set v = v + 1 where id = 1";
+    let (_server, mut one) = blocked_writer(increment, increment, "rollback", 1);
+    assert_eq!(column(&mut one, "select v from t where id = 1"), ["11"]);
 }
 
 #[test]
 fn deleted_row_is_skipped_by_a_waiting_updater() {
-    let server = TestServer::start();
-    let mut first = setup(&server);
-    first.batch_execute("begin").unwrap();
-    assert_eq!(count(&mut first, "delete from t where id = 1"), 1);
-    let (handle, rx) = spawn_command(&server, "", "update t set v = 0 where id = 1");
-    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
-    first.batch_execute("commit").unwrap();
-    assert_eq!(
-        rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap(),
-        0
+    let (_server, mut one) = blocked_writer(
+        "delete from t where id = 1",
+        "update t set v = 0 where id = 1",
+        "commit",
+        0,
     );
-    handle.join().unwrap();
-    assert_eq!(
-        column(&mut first, "select id from t order by id"),
-        ["2", "3"]
-    );
+    assert_eq!(column(&mut one, "select id from t order by id"), ["2", "3"]);
 }
 
 /// Runs `sql` in a thread on `client`; on an error the thread rolls back at once
