@@ -7,17 +7,6 @@ use std::time::Duration;
 
 use common::{rows, some, TestServer};
 
-/// Relation files in the `postgres` database's directory with user OIDs (>= 16384).
-fn user_relation_files(server: &TestServer) -> Vec<u32> {
-    let mut files: Vec<u32> = std::fs::read_dir(server.data_dir().join("base/5"))
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&oid| oid >= 16384)
-        .collect();
-    files.sort_unstable();
-    files
-}
-
 /// Found by tests/crash_random.rs (a new table every ten rounds): the OID counter
 /// restarted at the last checkpoint's NextOID after crash recovery, because OID
 /// allocation was not WAL-logged (PostgreSQL logs XLOG_NEXTOID ahead of the OIDs it
@@ -36,7 +25,7 @@ fn a_table_created_after_kill_9_gets_its_own_oid_and_file() {
     client
         .batch_execute("insert into before_crash values (1, 'one')")
         .unwrap();
-    assert_eq!(user_relation_files(&server).len(), 1);
+    assert_eq!(common::user_relation_files(&server).len(), 1);
     drop(client);
     server.kill_everything_hard();
     server.launch();
@@ -46,10 +35,10 @@ fn a_table_created_after_kill_9_gets_its_own_oid_and_file() {
         .batch_execute("create table after_crash (p text, q int4, r int4)")
         .unwrap();
     assert_eq!(
-        user_relation_files(&server).len(),
+        common::user_relation_files(&server).len(),
         2,
         "the new table reused a relation file: {:?}",
-        user_relation_files(&server)
+        common::user_relation_files(&server)
     );
     client
         .batch_execute("insert into after_crash values ('s', 2, 3)")

@@ -19,19 +19,6 @@ use common::{stdout, TestServer};
 const POSTGRES_DB_DIR: &str = "base/5";
 const BLCKSZ: u64 = 8192;
 
-/// User relation files (OID >= 16384) in the `postgres` database, oldest first. (The
-/// catalog cannot be queried for relfilenodes yet; OIDs increase, so the newest table
-/// has the highest number.)
-fn user_relation_files(server: &TestServer) -> Vec<u32> {
-    let mut files: Vec<u32> = std::fs::read_dir(server.data_dir().join(POSTGRES_DB_DIR))
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&oid| oid >= 16384)
-        .collect();
-    files.sort_unstable();
-    files
-}
-
 fn relation_path(server: &TestServer, relfilenode: u32) -> PathBuf {
     server
         .data_dir()
@@ -110,10 +97,10 @@ fn a_torn_page_is_restored_from_its_full_page_image_by_crash_recovery() {
     client
         .batch_execute("create table torn_head (id int4, v text)")
         .unwrap();
-    let [tail, head] = user_relation_files(&server)[..] else {
+    let [tail, head] = common::user_relation_files(&server)[..] else {
         panic!(
             "expected two relation files: {:?}",
-            user_relation_files(&server)
+            common::user_relation_files(&server)
         );
     };
     insert(&mut client, "torn_tail", 0..20);
@@ -181,10 +168,10 @@ fn a_torn_page_without_a_full_page_image_is_a_checksum_error_not_garbage() {
     client
         .batch_execute("create table intact (id int4, v text)")
         .unwrap();
-    let [torn, _intact] = user_relation_files(&server)[..] else {
+    let [torn, _intact] = common::user_relation_files(&server)[..] else {
         panic!(
             "expected two relation files: {:?}",
-            user_relation_files(&server)
+            common::user_relation_files(&server)
         );
     };
     insert(&mut client, "torn", 0..20);
@@ -227,10 +214,10 @@ fn crash_recovery_leaves_a_torn_page_that_no_wal_record_touches_failing_its_chec
     client
         .batch_execute("create table busy (id int4, v text)")
         .unwrap();
-    let [torn, _busy] = user_relation_files(&server)[..] else {
+    let [torn, _busy] = common::user_relation_files(&server)[..] else {
         panic!(
             "expected two relation files: {:?}",
-            user_relation_files(&server)
+            common::user_relation_files(&server)
         );
     };
     insert(&mut client, "torn", 0..20);
@@ -260,10 +247,10 @@ fn without_full_page_writes_recovery_refuses_to_replay_onto_a_torn_page() {
     client
         .batch_execute("create table torn (id int4, v text)")
         .unwrap();
-    let [torn] = user_relation_files(&server)[..] else {
+    let [torn] = common::user_relation_files(&server)[..] else {
         panic!(
             "expected one relation file: {:?}",
-            user_relation_files(&server)
+            common::user_relation_files(&server)
         );
     };
     insert(&mut client, "torn", 0..20);

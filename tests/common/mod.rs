@@ -481,3 +481,15 @@ pub fn rows(client: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>
 pub fn some(values: &[&str]) -> Vec<Option<String>> {
     values.iter().map(|v| Some(v.to_string())).collect()
 }
+
+/// The relation files with user OIDs (>= 16384) in the `postgres` database's
+/// directory (`base/5`), sorted: how tests find the file of a table they created.
+pub fn user_relation_files(server: &TestServer) -> Vec<u32> {
+    let mut files: Vec<u32> = std::fs::read_dir(server.data_dir().join("base/5"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&oid| oid >= 16384)
+        .collect();
+    files.sort_unstable();
+    files
+}
