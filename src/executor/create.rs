@@ -1,11 +1,9 @@
 //! CREATE TABLE: the column types a table may have, the catalog rows, the file.
 
-use pg_query::protobuf::{self, a_const, ConstrType};
+use pg_query::protobuf::{self, ConstrType};
 use pg_query::NodeEnum;
 
-use super::{
-    command, schema_of, str_value, unsupported, SessionCatalog, StorageContext, XidSource,
-};
+use super::{command, schema_of, unsupported, SessionCatalog, StorageContext, XidSource};
 use crate::catalog::{CatalogSnapshot, NewColumn, NewRelation, FIRST_NORMAL_OBJECT_ID};
 use crate::error::{sqlstate, QuillError, QuillResult};
 use crate::sql::types::SqlType;
@@ -13,26 +11,13 @@ use crate::sql::QueryResult;
 use crate::storage::ids::ForkNumber;
 use crate::txn::snapshot::ClogOracle;
 
-/// The column types a table may have, and their typmod.
-fn column_type(t: &protobuf::TypeName) -> QuillResult<(SqlType, i32)> {
-    let names: Vec<&str> = t.names.iter().map(str_value).collect();
-    let last = names.last().copied().unwrap_or("");
-    let qualified = names.len() > 1 && names[0] != "pg_catalog";
-    let ty = SqlType::from_sql_name(last).filter(|_| !qualified);
-    let Some(ty) = ty else {
-        return Err(QuillError::new(
-            sqlstate::UNDEFINED_OBJECT,
-            format!("type \"{}\" does not exist", names.join(".")),
-        ));
-    };
-    if t.setof || t.pct_type {
-        return Err(unsupported("%TYPE and SETOF"));
-    }
-    if !t.array_bounds.is_empty() {
-        return Err(QuillError::feature_not_supported(
-            "arrays are not supported yet",
-        ));
-    }
+/// A column's type and typmod, resolved as any written type name is (the
+/// analyzer's rules and errors), then limited to the types a table may have.
+fn column_type(
+    an: &crate::sql::analyze::Analyzer<'_>,
+    t: &protobuf::TypeName,
+) -> QuillResult<(SqlType, i32)> {
+    let (ty, typmod) = an.type_name(t)?;
     match ty {
         SqlType::Bool
         | SqlType::Int2
@@ -40,61 +25,76 @@ fn column_type(t: &protobuf::TypeName) -> QuillResult<(SqlType, i32)> {
         | SqlType::Int8
         | SqlType::Float8
         | SqlType::Text
-        | SqlType::Varchar => {}
-        other => {
-            return Err(QuillError::feature_not_supported(format!(
+        | SqlType::Varchar
+        | SqlType::Bpchar => Ok((ty, typmod)),
+        other => Err(an.at(
+            QuillError::feature_not_supported(format!(
                 "columns of type {} are not supported yet",
                 other.display_name()
-            )))
+            )),
+            t.location,
+        )),
+    }
+}
+
+/// `WITH (...)` storage parameters, checked as PostgreSQL checks them. Only
+/// `fillfactor` is accepted, and it changes nothing yet: there is no free-space
+/// map, and an insert fills the last page whatever the setting (`pgbench -i` asks
+/// for 100, the default). It is not stored in pg_class either.
+fn check_storage_parameters(options: &[pg_query::Node]) -> QuillResult<()> {
+    const OTHER_HEAP_PARAMETERS: [&str; 6] = [
+        "parallel_workers",
+        "user_catalog_table",
+        "vacuum_index_cleanup",
+        "vacuum_truncate",
+        "log_autovacuum_min_duration",
+        "toast_tuple_target",
+    ];
+    for option in options {
+        let Some(NodeEnum::DefElem(d)) = &option.node else {
+            return Err(QuillError::internal("storage parameter is not a DefElem"));
+        };
+        let name = d.defname.as_str();
+        if name != "fillfactor" {
+            if OTHER_HEAP_PARAMETERS.contains(&name)
+                || name.starts_with("autovacuum_")
+                || name.starts_with("toast.")
+            {
+                return Err(QuillError::feature_not_supported(format!(
+                    "storage parameter \"{name}\" is not supported yet"
+                )));
+            }
+            return Err(QuillError::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("unrecognized parameter \"{name}\""),
+            ));
+        }
+        let value = match d.arg.as_deref().and_then(|a| a.node.as_ref()) {
+            Some(NodeEnum::Integer(i)) => Some(i.ival),
+            Some(NodeEnum::String(s)) => s.sval.trim().parse().ok(),
+            Some(NodeEnum::Float(f)) => f.fval.trim().parse().ok(),
+            _ => None,
+        };
+        let shown = match d.arg.as_deref().and_then(|a| a.node.as_ref()) {
+            Some(NodeEnum::String(s)) => s.sval.clone(),
+            Some(NodeEnum::Float(f)) => f.fval.clone(),
+            _ => String::new(),
+        };
+        let Some(value) = value else {
+            return Err(QuillError::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("invalid value for integer option \"{name}\": {shown}"),
+            ));
+        };
+        if !(10..=100).contains(&value) {
+            return Err(QuillError::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("value {value} out of bounds for option \"{name}\""),
+            )
+            .with_detail("Valid values are between \"10\" and \"100\"."));
         }
     }
-    let mut typmod = -1;
-    if !t.typmods.is_empty() {
-        let mods: Vec<Option<i32>> = t
-            .typmods
-            .iter()
-            .map(|m| match &m.node {
-                Some(NodeEnum::AConst(protobuf::AConst {
-                    val: Some(a_const::Val::Ival(i)),
-                    ..
-                })) => Some(i.ival),
-                _ => None,
-            })
-            .collect();
-        match (ty, mods.as_slice()) {
-            (SqlType::Varchar, &[Some(n)]) => {
-                if n < 1 {
-                    return Err(QuillError::new(
-                        sqlstate::INVALID_PARAMETER_VALUE,
-                        "length for type varchar must be at least 1",
-                    ));
-                }
-                if n > crate::sql::types::MAX_CHAR_LENGTH {
-                    return Err(QuillError::new(
-                        sqlstate::INVALID_PARAMETER_VALUE,
-                        format!(
-                            "length for type varchar cannot exceed {}",
-                            crate::sql::types::MAX_CHAR_LENGTH
-                        ),
-                    ));
-                }
-                typmod = crate::sql::types::char_typmod(n);
-            }
-            (SqlType::Varchar, _) => {
-                return Err(QuillError::new(
-                    sqlstate::SYNTAX_ERROR,
-                    "invalid type modifier",
-                ))
-            }
-            _ => {
-                return Err(QuillError::new(
-                    sqlstate::SYNTAX_ERROR,
-                    format!("type modifier is not allowed for type \"{last}\""),
-                ))
-            }
-        }
-    }
-    Ok((ty, typmod))
+    Ok(())
 }
 
 pub(super) fn create_table(
@@ -118,12 +118,14 @@ pub(super) fn create_table(
     if s.of_typename.is_some() {
         return Err(unsupported("CREATE TABLE OF"));
     }
-    if !s.options.is_empty() || !s.tablespacename.is_empty() || !s.access_method.is_empty() {
-        return Err(unsupported("CREATE TABLE storage options"));
+    if !s.tablespacename.is_empty() || !s.access_method.is_empty() {
+        return Err(unsupported("TABLESPACE and USING in CREATE TABLE"));
     }
+    check_storage_parameters(&s.options)?;
     if !s.constraints.is_empty() {
         return Err(unsupported("table constraints"));
     }
+    let analyzer = crate::sql::analyze::Analyzer::new(ctx.query);
     let mut columns = Vec::new();
     for elt in &s.table_elts {
         match &elt.node {
@@ -132,7 +134,7 @@ pub(super) fn create_table(
                     .type_name
                     .as_ref()
                     .ok_or_else(|| QuillError::internal("column without a type"))?;
-                let (ty, typmod) = column_type(t)?;
+                let (ty, typmod) = column_type(&analyzer, t)?;
                 let mut not_null = c.is_not_null;
                 for con in &c.constraints {
                     let Some(NodeEnum::Constraint(con)) = &con.node else {

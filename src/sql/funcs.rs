@@ -110,6 +110,7 @@ const FUNCTIONS: &[Signature] = &[
     sig("character_length", &[Text], Int4, Func::Length, I),
     sig("character_length", &[Bpchar], Int4, Func::BpcharLength, I),
     sig("octet_length", &[Text], Int4, Func::OctetLength, I),
+    sig("octet_length", &[Bpchar], Int4, Func::OctetLength, I),
     sig("upper", &[Text], Text, Func::Upper, I),
     sig("lower", &[Text], Text, Func::Lower, I),
     sig("abs", &[Int2], Int2, Func::Abs, I),
