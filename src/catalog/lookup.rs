@@ -152,7 +152,26 @@ pub(crate) struct CatalogRow<'d> {
     pub(crate) tid: ItemPointer,
 }
 
-impl CatalogRow<'_> {
+impl<'d> CatalogRow<'d> {
+    /// The row stored in `tuple` at `tid` (a version found other than by a scan,
+    /// e.g. by following an update chain).
+    pub(crate) fn decode(
+        def: &'d CatalogDef,
+        tid: ItemPointer,
+        tuple: &[u8],
+    ) -> QuillResult<CatalogRow<'d>> {
+        let values = deform_tuple(&def.attrs, tuple)?
+            .into_iter()
+            .map(|v| owned(v, def))
+            .collect::<QuillResult<Vec<_>>>()?;
+        Ok(CatalogRow { def, values, tid })
+    }
+
+    /// The row's values in column order.
+    pub(crate) fn values(&self) -> &[Datum] {
+        &self.values
+    }
+
     fn get(&self, col: &str) -> &Datum {
         &self.values[self.def.column_index(col)]
     }

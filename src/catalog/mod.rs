@@ -11,9 +11,10 @@
 //! | `cache.rs` | the per-backend cache and its `invalidate_all` hook |
 //! | `create.rs` | pg_class + pg_attribute rows for a new relation; `allocate_oid` |
 //! | `drop.rs` | deleting a relation's pg_class + pg_attribute rows (DROP TABLE) |
+//! | `truncate.rs` | a relation's new relfilenode in its pg_class row (TRUNCATE) |
 //! | `inval.rs` | cache invalidation across backends over the shared queue |
 //!
-//! Callers: `quill init` (bootstrap), backends (lookups, CREATE TABLE, DROP TABLE). Locks:
+//! Callers: `quill init` (bootstrap), backends (lookups, CREATE TABLE, DROP TABLE, TRUNCATE). Locks:
 //! only buffer content locks inside the heap access method, one page at a time.
 //! Everything goes through the heap AM and WAL, so catalog changes are transactional
 //! and crash-safe exactly like data.
@@ -34,6 +35,7 @@ mod drop_tests;
 mod heap_catalog_tests;
 pub mod inval;
 pub mod lookup;
+pub mod truncate;
 
 pub use bootstrap::{bootstrap_catalogs, BootstrapSummary};
 pub use cache::{CacheStats, CatCache};
@@ -44,6 +46,7 @@ pub use lookup::{
     Catalog, CatalogSnapshot, ColumnInfo, DatabaseInfo, NamespaceInfo, RelationInfo, RoleInfo,
     TypeInfo,
 };
+pub use truncate::NewFileOutcome;
 
 /// PostgreSQL's OIDs for the initial databases.
 pub const TEMPLATE1_OID: u32 = 1;

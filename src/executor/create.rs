@@ -226,7 +226,7 @@ pub(super) fn create_table(
 
 /// An OID above every one pg_class shows us (and above what this process handed out),
 /// whose relation file does not exist yet. Used only without a shared OID counter.
-fn pick_oid(ctx: &StorageContext<'_>, snap: &CatalogSnapshot<'_>) -> QuillResult<u32> {
+pub(super) fn pick_oid(ctx: &StorageContext<'_>, snap: &CatalogSnapshot<'_>) -> QuillResult<u32> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static LAST: AtomicU32 = AtomicU32::new(0);
     let pg_class = crate::catalog::defs::catalog_defs().catalog("pg_class");

@@ -30,7 +30,7 @@
 //! 3. Every value written has the column's type: assignment coercion at analysis,
 //!    NOT NULL checked on the whole new row before the heap is touched.
 //!
-//! `DROP TABLE` is in `drop.rs`. A column's typmod (`ColumnInfo::typmod`, e.g.
+//! `DROP TABLE` is in `drop.rs`, `TRUNCATE` in `truncate.rs`. A column's typmod (`ColumnInfo::typmod`, e.g.
 //! `varchar(3)`) is reported in RowDescription and applied to assigned values.
 //!
 //! Not yet: DEFAULTs (DEFAULT in VALUES/SET means NULL, as for a column without
@@ -58,6 +58,7 @@ mod modify;
 mod select;
 #[cfg(test)]
 mod tests;
+mod truncate;
 
 /// What a storage statement runs against.
 pub struct StorageContext<'a> {
@@ -188,6 +189,7 @@ pub fn execute_storage_statement(
         NodeEnum::UpdateStmt(s) => modify::update(s, ctx, xids, session, format),
         NodeEnum::DeleteStmt(s) => modify::delete(s, ctx, xids, session, format),
         NodeEnum::DropStmt(s) => drop::drop_statement(s, ctx, xids, session),
+        NodeEnum::TruncateStmt(s) => truncate::truncate_statement(s, ctx, xids, session),
         _ => Err(unsupported("this statement on tables")),
     }
 }

@@ -239,7 +239,8 @@ fn is_storage_statement(node: &NodeEnum, ctx: &dyn SessionContext) -> bool {
             NodeEnum::CreateStmt(_)
             | NodeEnum::InsertStmt(_)
             | NodeEnum::UpdateStmt(_)
-            | NodeEnum::DeleteStmt(_) => true,
+            | NodeEnum::DeleteStmt(_)
+            | NodeEnum::TruncateStmt(_) => true,
             _ => false,
         }
 }
@@ -282,6 +283,7 @@ pub fn execute(stmt: &Statement, ctx: &mut dyn SessionContext) -> QuillResult<Qu
         | NodeEnum::InsertStmt(_)
         | NodeEnum::UpdateStmt(_)
         | NodeEnum::DeleteStmt(_)
+        | NodeEnum::TruncateStmt(_)
             if ctx.has_storage() =>
         {
             let format = output_format(ctx)?;
