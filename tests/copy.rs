@@ -266,3 +266,33 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn csv_copy_round_trip_with_quoted_newlines() {
+    let server = TestServer::start();
+    let mut client = server.connect();
+    client
+        .batch_execute("create table t (a int4, b text)")
+        .unwrap();
+    let data = "1,\"\"\n2,\n3,\"x,\"\"y\"\"\nz\"\n";
+    let mut writer = client
+        .copy_in("copy t from stdin with (format csv)")
+        .unwrap();
+    for chunk in data.as_bytes().chunks(2) {
+        writer.write_all(chunk).unwrap();
+        writer.flush().unwrap();
+    }
+    assert_eq!(writer.finish().unwrap(), 3);
+    assert_eq!(
+        rows(&mut client, "select b from t order by a"),
+        vec![
+            vec![Some(String::new())],
+            vec![None],
+            vec![Some("x,\"y\"\nz".into())]
+        ]
+    );
+    assert_eq!(
+        copy_out(&mut client, "copy t to stdout with (format csv)"),
+        data
+    );
+}

@@ -80,3 +80,24 @@ ROLLBACK;
 SELECT count(*) FROM copy_f;
 DROP TABLE copy_t;
 DROP TABLE copy_f;
+-- CSV
+CREATE TABLE copy_c (a int4, b text, c text);
+COPY copy_c FROM stdin WITH (FORMAT csv);
+1,"",
+2,"x,y","q""z"
+3,"l1
+l2", sp 
+\.
+COPY copy_c FROM stdin WITH (FORMAT csv, HEADER, DELIMITER ';', QUOTE '''', NULL 'nil');
+a;b;c
+4;'it''s';nil
+\.
+COPY copy_c FROM stdin CSV;
+5,"unterminated
+\.
+SELECT a, b, c, b IS NULL AS b_null, c IS NULL AS c_null FROM copy_c ORDER BY a;
+COPY copy_c TO stdout WITH (FORMAT csv);
+COPY copy_c (b) TO stdout WITH (FORMAT csv);
+COPY copy_c TO stdout WITH (FORMAT csv, HEADER, DELIMITER ';');
+COPY copy_c TO stdout WITH (QUOTE '"');
+DROP TABLE copy_c;

@@ -1,6 +1,6 @@
 //! `COPY table [(columns)] FROM STDIN` and `COPY table [(columns)] TO STDOUT` in
-//! text format (`copy_text.rs`), with PostgreSQL's options `FORMAT text`,
-//! `DELIMITER`, `NULL`, `HEADER` and `FREEZE`.
+//! text and CSV formats (`copy_text.rs`), with PostgreSQL's options `FORMAT
+//! text|csv`, `DELIMITER`, `NULL`, `HEADER`, `QUOTE`, `ESCAPE` and `FREEZE`.
 //!
 //! The data moves through a [`CopyChannel`] the backend implements over the
 //! connection; this module never sees the socket. After an error while COPY IN
@@ -17,7 +17,8 @@
 //! 3. FREEZE is accepted only where PostgreSQL accepts it (the table's file was
 //!    created in this transaction); rows are then written as usual, not frozen.
 //!
-//! Not yet: CSV and binary formats (0A000), files and programs, `COPY (query)`.
+//! Not yet (0A000): the binary format, FORCE_QUOTE / FORCE_NULL / FORCE_NOT_NULL,
+//! ENCODING, files and programs, `COPY (query) TO`.
 
 use pg_query::protobuf;
 use pg_query::NodeEnum;
@@ -33,6 +34,8 @@ use crate::txn::snapshot::ClogOracle;
 
 /// The options of one COPY statement.
 struct CopyOptions {
+    /// CSV's `(quote, escape)`; `None` for the text format.
+    csv: Option<(u8, u8)>,
     delimiter: u8,
     null: Vec<u8>,
     header: bool,
@@ -105,6 +108,8 @@ fn copy_options(s: &protobuf::CopyStmt, ctx: &StorageContext<'_>) -> QuillResult
     let mut header: Option<bool> = None;
     let mut freeze: Option<bool> = None;
     let mut format: Option<String> = None;
+    let mut quote: Option<String> = None;
+    let mut escape: Option<String> = None;
     let at = |e: QuillError, location: i32| {
         e.with_position_opt(crate::sql::char_position(ctx.query.text, location))
     };
@@ -125,8 +130,12 @@ fn copy_options(s: &protobuf::CopyStmt, ctx: &StorageContext<'_>) -> QuillResult
             "null" if null.is_none() => null = Some(def_string(d, arg)?),
             "header" if header.is_none() => header = Some(def_boolean(d, arg)?),
             "freeze" if freeze.is_none() => freeze = Some(def_boolean(d, arg)?),
-            "format" | "delimiter" | "null" | "header" | "freeze" => return Err(redundant()),
-            "quote" | "escape" | "force_quote" | "force_not_null" | "force_null" | "encoding" => {
+            "quote" if quote.is_none() => quote = Some(def_string(d, arg)?),
+            "escape" if escape.is_none() => escape = Some(def_string(d, arg)?),
+            "format" | "delimiter" | "null" | "header" | "freeze" | "quote" | "escape" => {
+                return Err(redundant())
+            }
+            "force_quote" | "force_not_null" | "force_null" | "encoding" => {
                 return Err(unsupported(&format!("COPY option \"{}\"", d.defname)));
             }
             other => {
@@ -137,9 +146,10 @@ fn copy_options(s: &protobuf::CopyStmt, ctx: &StorageContext<'_>) -> QuillResult
             }
         }
     }
-    match format.as_deref() {
-        None | Some("text") => {}
-        Some("csv") | Some("binary") => {
+    let csv = match format.as_deref() {
+        None | Some("text") => false,
+        Some("csv") => true,
+        Some("binary") => {
             return Err(unsupported(&format!(
                 "COPY format \"{}\"",
                 format.unwrap_or_default()
@@ -162,8 +172,9 @@ fn copy_options(s: &protobuf::CopyStmt, ctx: &StorageContext<'_>) -> QuillResult
                 location,
             ));
         }
-    }
+    };
     let delimiter = match delimiter {
+        None if csv => b',',
         None => b'\t',
         Some(d) if d.len() == 1 => d.as_bytes()[0],
         Some(_) => {
@@ -178,13 +189,13 @@ fn copy_options(s: &protobuf::CopyStmt, ctx: &StorageContext<'_>) -> QuillResult
             "COPY delimiter cannot be newline or carriage return",
         ));
     }
-    if b"\\.abcdefghijklmnopqrstuvwxyz0123456789".contains(&delimiter) {
+    if !csv && b"\\.abcdefghijklmnopqrstuvwxyz0123456789".contains(&delimiter) {
         return Err(QuillError::new(
             sqlstate::INVALID_PARAMETER_VALUE,
             format!("COPY delimiter cannot be \"{}\"", delimiter as char),
         ));
     }
-    let null = null.unwrap_or_else(|| "\\N".to_string());
+    let null = null.unwrap_or_else(|| if csv { "" } else { "\\N" }.to_string());
     if null.contains(['\n', '\r']) {
         return Err(QuillError::new(
             sqlstate::INVALID_PARAMETER_VALUE,
@@ -197,16 +208,50 @@ fn copy_options(s: &protobuf::CopyStmt, ctx: &StorageContext<'_>) -> QuillResult
             "COPY delimiter must not appear in the NULL specification",
         ));
     }
+    let csv = if csv {
+        let quote = one_byte("quote", quote.as_deref().unwrap_or("\""))?;
+        let escape = match &escape {
+            Some(e) => one_byte("escape", e)?,
+            None => quote,
+        };
+        if quote == delimiter {
+            return Err(QuillError::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                "COPY delimiter and quote must be different",
+            ));
+        }
+        Some((quote, escape))
+    } else {
+        for (name, given) in [("quote", &quote), ("escape", &escape)] {
+            if given.is_some() {
+                return Err(QuillError::feature_not_supported(format!(
+                    "COPY {name} available only in CSV mode"
+                )));
+            }
+        }
+        None
+    };
     let freeze = freeze.unwrap_or(false);
     if freeze && !s.is_from {
         return Err(unsupported_freeze_to());
     }
     Ok(CopyOptions {
+        csv,
         delimiter,
         null: null.into_bytes(),
         header: header.unwrap_or(false),
         freeze,
     })
+}
+
+/// A quote or escape character: exactly one byte.
+fn one_byte(name: &str, value: &str) -> QuillResult<u8> {
+    match value.as_bytes() {
+        [b] => Ok(*b),
+        _ => Err(QuillError::feature_not_supported(format!(
+            "COPY {name} must be a single one-byte character"
+        ))),
+    }
 }
 
 fn unsupported_freeze_to() -> QuillError {
@@ -290,7 +335,10 @@ fn copy_from(
             "cannot perform COPY FREEZE because the table was not created or truncated in the current subtransaction",
         ));
     }
-    let mut lines = LineSplitter::default();
+    let mut lines = match reader.options.csv {
+        Some((quote, escape)) => LineSplitter::csv(quote, escape),
+        None => LineSplitter::default(),
+    };
     loop {
         session.check_for_interrupts()?;
         match channel.next_copy_in()? {
@@ -360,8 +408,14 @@ impl RowReader<'_> {
                 e.with_context(context())
             }
         };
-        let fields = copy_text::parse_line(line, self.options.delimiter, &self.options.null)
-            .map_err(add_context)?;
+        let options = self.options;
+        let fields = match options.csv {
+            Some((quote, escape)) => {
+                copy_text::parse_csv_line(line, options.delimiter, quote, escape, &options.null)
+            }
+            None => copy_text::parse_line(line, options.delimiter, &options.null),
+        }
+        .map_err(add_context)?;
         let row = self.row(fields).map_err(add_context)?;
         let ctx = self.ctx;
         let table = self.table;
@@ -447,7 +501,12 @@ fn copy_to(
             if n > 0 {
                 out.push(delimiter);
             }
-            copy_text::escape_into(&mut out, &table.scope.columns[i].name, delimiter);
+            put_value(
+                &mut out,
+                &table.scope.columns[i].name,
+                options,
+                columns.len(),
+            );
         }
         out.push(b'\n');
         channel.copy_out(&out)?;
@@ -464,7 +523,7 @@ fn copy_to(
             }
             match row[i].to_text(format) {
                 None => out.extend_from_slice(&options.null),
-                Some(text) => copy_text::escape_into(&mut out, &text, delimiter),
+                Some(text) => put_value(&mut out, &text, options, columns.len()),
             }
         }
         out.push(b'\n');
@@ -472,4 +531,20 @@ fn copy_to(
         rows += 1;
     }
     Ok(command(format!("COPY {rows}")))
+}
+
+/// One non-NULL value in the statement's format.
+fn put_value(out: &mut Vec<u8>, value: &str, options: &CopyOptions, columns: usize) {
+    match options.csv {
+        Some((quote, escape)) => copy_text::csv_escape_into(
+            out,
+            value,
+            options.delimiter,
+            quote,
+            escape,
+            &options.null,
+            columns == 1,
+        ),
+        None => copy_text::escape_into(out, value, options.delimiter),
+    }
 }

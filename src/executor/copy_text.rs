@@ -18,9 +18,21 @@ pub(super) struct LineSplitter {
     buf: Vec<u8>,
     /// Bytes before this offset hold no unescaped line end.
     scanned: usize,
+    /// CSV: `(quote, escape)`; a line end inside quotes belongs to the field.
+    /// `None`: text format, where a backslash hides the byte after it.
+    csv: Option<(u8, u8)>,
+    /// CSV: the scan stopped inside a quoted field.
+    in_quote: bool,
 }
 
 impl LineSplitter {
+    pub(super) fn csv(quote: u8, escape: u8) -> LineSplitter {
+        LineSplitter {
+            csv: Some((quote, escape)),
+            ..LineSplitter::default()
+        }
+    }
+
     pub(super) fn push(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
     }
@@ -31,10 +43,33 @@ impl LineSplitter {
         let mut start = 0;
         let mut i = self.scanned;
         while i < self.buf.len() {
-            match self.buf[i] {
+            let c = self.buf[i];
+            if let Some((quote, escape)) = self.csv {
+                if self.in_quote {
+                    if c == escape && escape != quote {
+                        match self.buf.get(i + 1) {
+                            None => break,
+                            Some(&n) if n == quote || n == escape => i += 2,
+                            Some(_) => i += 1,
+                        }
+                        continue;
+                    }
+                    if c == quote {
+                        self.in_quote = false;
+                    }
+                    i += 1;
+                    continue;
+                }
+                if c == quote {
+                    self.in_quote = true;
+                    i += 1;
+                    continue;
+                }
+            }
+            match c {
                 // The escaped byte may not have arrived yet: wait for it.
-                b'\\' if i + 1 >= self.buf.len() => break,
-                b'\\' => i += 2,
+                b'\\' if self.csv.is_none() && i + 1 >= self.buf.len() => break,
+                b'\\' if self.csv.is_none() => i += 2,
                 b'\n' => {
                     lines.push(strip_cr(&self.buf[start..i]).to_vec());
                     i += 1;
@@ -51,6 +86,7 @@ impl LineSplitter {
     /// The last line, if the stream ended without a line end.
     pub(super) fn finish(&mut self) -> Option<Vec<u8>> {
         self.scanned = 0;
+        self.in_quote = false;
         if self.buf.is_empty() {
             return None;
         }
@@ -129,12 +165,108 @@ pub(super) fn parse_line(
     }
 }
 
+/// Splits one CSV line into its fields: an unquoted field equal to the NULL
+/// string is NULL; quotes enclose text where `escape` precedes a literal quote
+/// (by default the quote doubled).
+pub(super) fn parse_csv_line(
+    line: &[u8],
+    delimiter: u8,
+    quote: u8,
+    escape: u8,
+    null: &[u8],
+) -> QuillResult<Vec<Option<String>>> {
+    let mut fields = Vec::new();
+    let mut i = 0;
+    loop {
+        let start = i;
+        let mut value = Vec::new();
+        let mut quoted = false;
+        loop {
+            // Outside quotes: up to the delimiter or an opening quote.
+            while i < line.len() && line[i] != delimiter && line[i] != quote {
+                value.push(line[i]);
+                i += 1;
+            }
+            if i >= line.len() || line[i] == delimiter {
+                break;
+            }
+            // Inside quotes.
+            quoted = true;
+            i += 1;
+            loop {
+                let Some(&c) = line.get(i) else {
+                    return Err(QuillError::new(
+                        sqlstate::BAD_COPY_FILE_FORMAT,
+                        "unterminated CSV quoted field",
+                    ));
+                };
+                i += 1;
+                if c == escape && line.get(i).is_some_and(|&n| n == quote || n == escape) {
+                    value.push(line[i]);
+                    i += 1;
+                } else if c == quote {
+                    break;
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        if !quoted && &line[start..i] == null {
+            fields.push(None);
+        } else {
+            fields.push(Some(utf8(value)?));
+        }
+        if i >= line.len() {
+            return Ok(fields);
+        }
+        i += 1; // the delimiter
+    }
+}
+
+/// Appends one value in CSV format (PostgreSQL's CopyAttributeOutCSV): quoted
+/// when it holds the delimiter, quote, escape or a line end, or equals the
+/// NULL string (or is `\.` alone on its line).
+pub(super) fn csv_escape_into(
+    out: &mut Vec<u8>,
+    value: &str,
+    delimiter: u8,
+    quote: u8,
+    escape: u8,
+    null: &[u8],
+    single_column: bool,
+) {
+    let bytes = value.as_bytes();
+    let needs_quote = bytes == null
+        || (single_column && bytes == b"\\.")
+        || bytes
+            .iter()
+            .any(|&c| c == delimiter || c == quote || c == escape || c == b'\n' || c == b'\r');
+    if !needs_quote {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.push(quote);
+    for &c in bytes {
+        if c == quote || c == escape {
+            out.push(escape);
+        }
+        out.push(c);
+    }
+    out.push(quote);
+}
+
 fn hex_value(d: u8) -> Option<u8> {
     (d as char).to_digit(16).map(|v| v as u8)
 }
 
 /// Text must be valid UTF-8 (server_encoding is UTF8).
 pub(super) fn utf8(bytes: Vec<u8>) -> QuillResult<String> {
+    if bytes.contains(&0) {
+        return Err(QuillError::new(
+            sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+            "invalid byte sequence for encoding \"UTF8\": 0x00",
+        ));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let utf8_error = e.utf8_error();
         let bytes = e.into_bytes();
@@ -217,6 +349,30 @@ mod tests {
         );
         let bad = parse_line(b"\\377", b'\t', b"\\N").unwrap_err();
         assert_eq!(bad.sqlstate, sqlstate::CHARACTER_NOT_IN_REPERTOIRE);
+    }
+
+    #[test]
+    fn csv_quotes_span_lines_and_fields() {
+        let mut s = LineSplitter::csv(b'"', b'"');
+        s.push(b"1,\"a\n\"\"b\",\n2,,\"\"\n");
+        let lines = s.take_lines();
+        assert_eq!(
+            lines,
+            vec![b"1,\"a\n\"\"b\",".to_vec(), b"2,,\"\"".to_vec()]
+        );
+        assert_eq!(
+            parse_csv_line(&lines[0], b',', b'"', b'"', b"").unwrap(),
+            vec![Some("1".into()), Some("a\n\"b".into()), None]
+        );
+        assert_eq!(
+            parse_csv_line(&lines[1], b',', b'"', b'"', b"").unwrap(),
+            vec![Some("2".into()), None, Some(String::new())]
+        );
+        assert!(parse_csv_line(b"\"x", b',', b'"', b'"', b"").is_err());
+        let mut out = Vec::new();
+        csv_escape_into(&mut out, "q\"z", b',', b'"', b'"', b"", false);
+        csv_escape_into(&mut out, "", b',', b'"', b'"', b"", false);
+        assert_eq!(out, b"\"q\"\"z\"\"\"");
     }
 
     #[test]
