@@ -51,10 +51,12 @@ pub mod sqlstate {
     pub const INVALID_ESCAPE_SEQUENCE: &str = "22025";
     pub const DIVISION_BY_ZERO: &str = "22012";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    pub const BAD_COPY_FILE_FORMAT: &str = "22P04";
     pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
     pub const SYNTAX_ERROR: &str = "42601";
     pub const INVALID_NAME: &str = "42602";
     pub const UNDEFINED_COLUMN: &str = "42703";
+    pub const DUPLICATE_COLUMN: &str = "42701";
     pub const UNDEFINED_FUNCTION: &str = "42883";
     pub const AMBIGUOUS_FUNCTION: &str = "42725";
     pub const UNDEFINED_TABLE: &str = "42P01";
@@ -113,6 +115,9 @@ pub struct QuillError {
     pub hint: Option<String>,
     /// 1-based character (not byte) position in the query string.
     pub position: Option<u32>,
+    /// Where the error happened (PostgreSQL's CONTEXT, e.g. `COPY t, line 2`).
+    /// Boxed: it is rare, and every `QuillResult` carries the error's size.
+    pub context: Option<Box<String>>,
 }
 
 pub type QuillResult<T> = Result<T, QuillError>;
@@ -127,6 +132,7 @@ impl QuillError {
             detail: None,
             hint: None,
             position: None,
+            context: None,
         }
     }
 
@@ -165,6 +171,11 @@ impl QuillError {
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(Box::new(context.into()));
         self
     }
 

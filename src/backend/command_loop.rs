@@ -205,7 +205,11 @@ fn run_statements(
         }
         let generation = session.settings_generation();
         interrupts::arm_statement_timeout(session.config().statement_timeout_ms());
-        let outcome = sql::execute(statement, session);
+        let outcome = if statement.is_copy() {
+            super::copy::run_copy(conn, session, statement)
+        } else {
+            sql::execute(statement, session)
+        };
         interrupts::arm_statement_timeout(0);
         // Outside a block the statement was its own transaction: commit or abort it
         // now, before its result is reported (a commit that fails is an error).

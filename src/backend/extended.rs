@@ -441,7 +441,11 @@ impl Extended {
         session.enter_extended_implicit();
         let generation = session.settings_generation();
         interrupts::arm_statement_timeout(session.config().statement_timeout_ms());
-        let outcome = sql::execute(&stmt, session);
+        let outcome = if stmt.is_copy() {
+            super::copy::run_copy(conn, session, &stmt)
+        } else {
+            sql::execute(&stmt, session)
+        };
         interrupts::arm_statement_timeout(0);
         let outcome = outcome.and_then(|result| check_result_type(described.as_deref(), result));
         let outcome = match outcome {

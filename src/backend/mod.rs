@@ -3,7 +3,8 @@
 //! Owns: the connection's life from the first packet to exit — startup and
 //! authentication ([`startup`]), the session state ([`session`]), and the command
 //! loop ([`command_loop`]) that reads protocol messages and runs SQL through
-//! [`crate::sql`].
+//! [`crate::sql`], and the COPY sub-protocol ([`copy`]) that feeds COPY's data
+//! to the executor.
 //!
 //! Rules:
 //! 1. Nothing the client sends may crash the process: malformed input is a FATAL
@@ -16,6 +17,7 @@
 //!    cancel request can never reach a half-started backend.
 
 pub mod command_loop;
+pub mod copy;
 pub mod extended;
 pub mod interrupts;
 pub mod protocol;

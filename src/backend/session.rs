@@ -43,6 +43,10 @@ impl crate::executor::XidSource for StorageXids<'_> {
         Ok(())
     }
 
+    fn created_in_transaction(&self, rel: crate::storage::ids::RelFileNode) -> bool {
+        self.0.created_in_transaction(rel)
+    }
+
     fn notice(&mut self, sqlstate: &'static str, message: String) {
         self.1.push(("NOTICE", QuillError::new(sqlstate, message)));
     }
@@ -456,6 +460,17 @@ impl SessionContext for Session {
     ) -> QuillResult<crate::sql::QueryResult> {
         self.with_storage_context(stmt, |ctx, xids, session| {
             crate::executor::execute_storage_statement(stmt.node(), ctx, xids, session, format)
+        })
+    }
+
+    fn run_copy(
+        &mut self,
+        stmt: &crate::sql::Statement,
+        format: crate::sql::OutputFormat,
+        channel: &mut dyn crate::sql::CopyChannel,
+    ) -> QuillResult<crate::sql::QueryResult> {
+        self.with_storage_context(stmt, |ctx, xids, session| {
+            crate::executor::execute_copy(stmt.node(), ctx, xids, session, channel, format)
         })
     }
 

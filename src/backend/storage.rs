@@ -154,6 +154,15 @@ impl BackendStorage {
         self.pending_invals.borrow_mut().relation_changed(relid);
     }
 
+    /// Whether the transaction made `rel`'s file (CREATE TABLE, or a new file for
+    /// an existing relation), so no other transaction can see its rows yet.
+    pub fn created_in_transaction(&self, rel: RelFileNode) -> bool {
+        self.pending_deletes
+            .borrow()
+            .iter()
+            .any(|d| !d.at_commit && d.rel == rel)
+    }
+
     /// Assigns the transaction's xid on its first write.
     pub fn ensure_xid(&self) -> QuillResult<u32> {
         if self.xid.get() == 0 {

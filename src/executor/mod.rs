@@ -30,12 +30,16 @@
 //! 3. Every value written has the column's type: assignment coercion at analysis,
 //!    NOT NULL checked on the whole new row before the heap is touched.
 //!
+//! `COPY ... FROM STDIN` / `TO STDOUT` in text format is in `copy.rs` (the
+//! format itself in `copy_text.rs`); its data moves through the
+//! [`crate::sql::CopyChannel`] the backend implements over the connection.
+//!
 //! `DROP TABLE` is in `drop.rs`, `TRUNCATE` in `truncate.rs`. A column's typmod (`ColumnInfo::typmod`, e.g.
 //! `varchar(3)`) is reported in RowDescription and applied to assigned values.
 //!
 //! Not yet: DEFAULTs (DEFAULT in VALUES/SET means NULL, as for a column without
 //! one), constraints other than NOT NULL, joins, subqueries, `RETURNING`,
-//! numeric, float4 and char(n) columns.
+//! numeric and float4 columns.
 
 use pg_query::protobuf;
 use pg_query::NodeEnum;
@@ -50,6 +54,8 @@ use crate::sql::value::{Datum, OutputFormat};
 use crate::sql::{QueryResult, SessionContext};
 use crate::txn::snapshot::ClogOracle;
 
+mod copy;
+mod copy_text;
 mod create;
 mod describe;
 mod drop;
@@ -168,6 +174,11 @@ pub trait XidSource {
         }
     }
 
+    /// Whether the transaction created `rel`'s file (COPY FREEZE's precondition).
+    fn created_in_transaction(&self, _rel: crate::storage::ids::RelFileNode) -> bool {
+        false
+    }
+
     /// Sends a NOTICE to the client (e.g. DROP TABLE IF EXISTS skipping a name).
     fn notice(&mut self, _sqlstate: &'static str, _message: String) {}
 }
@@ -194,6 +205,7 @@ pub fn execute_storage_statement(
     }
 }
 
+pub use copy::execute_copy;
 pub use describe::describe_storage_statement;
 
 /// `deadlock_timeout` as the session sees it (PostgreSQL's default, 1s, if it

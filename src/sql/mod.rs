@@ -165,6 +165,20 @@ pub trait SessionContext {
         )))
     }
 
+    /// Runs `COPY ... FROM STDIN` / `TO STDOUT`, moving the data through
+    /// `channel` (the client connection, which this layer never sees itself).
+    fn run_copy(
+        &mut self,
+        stmt: &Statement,
+        _format: OutputFormat,
+        _channel: &mut dyn CopyChannel,
+    ) -> QuillResult<QueryResult> {
+        Err(QuillError::feature_not_supported(format!(
+            "{} is not supported yet",
+            stmt.command_tag()
+        )))
+    }
+
     /// Analyzes a table statement without running it and returns its result
     /// columns (`None`: no rows), for the extended protocol's Parse/Describe.
     fn describe_storage_statement(&mut self, stmt: &Statement) -> QuillResult<Option<Vec<Column>>> {
@@ -173,6 +187,40 @@ pub trait SessionContext {
             stmt.command_tag()
         )))
     }
+}
+
+/// What the client sent during `COPY FROM STDIN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyInput {
+    /// The next piece of the data stream (any split: rows may span messages).
+    Data(Vec<u8>),
+    /// CopyDone: the data is complete.
+    Done,
+    /// CopyFail with the client's reason.
+    Fail(String),
+}
+
+/// The COPY sub-protocol as the executor sees it: the backend implements it over
+/// the connection (CopyInResponse/CopyData/CopyDone, CopyOutResponse/CopyData).
+pub trait CopyChannel {
+    /// Enters COPY IN mode (CopyInResponse, text format, `columns` columns).
+    fn begin_copy_in(&mut self, columns: usize) -> QuillResult<()>;
+    /// The next message of the data stream. Only after `begin_copy_in`.
+    fn next_copy_in(&mut self) -> QuillResult<CopyInput>;
+    /// Enters COPY OUT mode (CopyOutResponse, text format).
+    fn begin_copy_out(&mut self, columns: usize) -> QuillResult<()>;
+    /// Sends one row's bytes (one CopyData). Only after `begin_copy_out`.
+    fn copy_out(&mut self, data: &[u8]) -> QuillResult<()>;
+}
+
+/// Runs a COPY statement in the session, its data through `channel`.
+pub fn execute_copy(
+    stmt: &Statement,
+    ctx: &mut dyn SessionContext,
+    channel: &mut dyn CopyChannel,
+) -> QuillResult<QueryResult> {
+    let format = output_format(ctx)?;
+    ctx.run_copy(stmt, format, channel)
 }
 
 /// The outcome of one statement.
@@ -213,6 +261,11 @@ impl Statement {
             NodeEnum::TransactionStmt(t) => utility::txn_command_of(t),
             _ => None,
         }
+    }
+
+    /// Whether this is a COPY, which the backend runs with [`execute_copy`].
+    pub fn is_copy(&self) -> bool {
+        matches!(self.node(), NodeEnum::CopyStmt(_))
     }
 
     /// PostgreSQL's command tag for this kind of statement ("CREATE TABLE").

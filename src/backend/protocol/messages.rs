@@ -36,6 +36,9 @@ fn error_fields(error: &QuillError, severity: &str) -> Vec<(u8, String)> {
     if let Some(position) = error.position {
         fields.push((b'P', position.to_string()));
     }
+    if let Some(context) = &error.context {
+        fields.push((b'W', context.to_string()));
+    }
     fields
 }
 

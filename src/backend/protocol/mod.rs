@@ -246,6 +246,11 @@ impl Connection {
         Ok(())
     }
 
+    /// Bytes queued for the client but not yet written.
+    pub fn pending_output_len(&self) -> usize {
+        self.write_buf.len()
+    }
+
     /// Bytes buffered but not yet consumed (pipelined messages).
     pub fn has_pending_input(&self) -> bool {
         !self.read_buf.is_empty()
