@@ -29,13 +29,9 @@ use crate::storage::ids::Oid;
 use crate::txn::snapshot::ClogOracle;
 
 use super::{
-    command, str_value, unsupported, SessionCatalog, StorageContext, XidSource,
-    PG_CATALOG_NAMESPACE, SEARCH_PATH,
+    command, refuse_system_catalog, require_table, str_value, unsupported, SessionCatalog,
+    StorageContext, XidSource, SEARCH_PATH,
 };
-
-/// PostgreSQL's namespaces whose relations are system catalogs (`IsSystemClass`;
-/// pg_catalog's name is shared with the search path in `mod.rs`).
-const PG_TOAST_NAMESPACE: &str = "pg_toast";
 
 pub(super) fn drop_statement(
     s: &protobuf::DropStmt,
@@ -154,23 +150,10 @@ fn resolve(
         missing_table(name, missing_ok, xids)?;
         return Ok(None);
     };
-    if schema == PG_CATALOG_NAMESPACE || schema == PG_TOAST_NAMESPACE {
-        return Err(QuillError::new(
-            sqlstate::INSUFFICIENT_PRIVILEGE,
-            format!("permission denied: \"{}\" is a system catalog", rel.name),
-        ));
-    }
-    if rel.kind != b'r' {
-        return Err(QuillError::new(
-            WRONG_OBJECT_TYPE,
-            format!("\"{}\" is not a table", rel.name),
-        ));
-    }
+    refuse_system_catalog(schema, &rel)?;
+    require_table(&rel)?;
     Ok(Some(rel))
 }
-
-/// SQLSTATE 42809 wrong_object_type.
-const WRONG_OBJECT_TYPE: &str = "42809";
 
 /// Deletes `rel`'s catalog rows and schedules its files' removal; waits for a
 /// concurrent dropper (module doc). Returns whether this statement dropped it.

@@ -284,6 +284,31 @@ pub(super) const PG_CATALOG_NAMESPACE: &str = "pg_catalog";
 /// the first schema the path names explicitly.
 pub(super) const SEARCH_PATH: [&str; 2] = [PG_CATALOG_NAMESPACE, "public"];
 
+/// PostgreSQL's other namespace of system relations (`IsSystemClass`).
+const PG_TOAST_NAMESPACE: &str = "pg_toast";
+
+/// DROP and TRUNCATE of a system catalog: 42501, as PostgreSQL.
+pub(super) fn refuse_system_catalog(schema: &str, rel: &RelationInfo) -> QuillResult<()> {
+    if schema == PG_CATALOG_NAMESPACE || schema == PG_TOAST_NAMESPACE {
+        return Err(QuillError::new(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            format!("permission denied: \"{}\" is a system catalog", rel.name),
+        ));
+    }
+    Ok(())
+}
+
+/// A statement that works on tables only, given another kind of relation: 42809.
+pub(super) fn require_table(rel: &RelationInfo) -> QuillResult<()> {
+    if rel.kind != b'r' {
+        return Err(QuillError::new(
+            "42809", // wrong_object_type
+            format!("\"{}\" is not a table", rel.name),
+        ));
+    }
+    Ok(())
+}
+
 /// The relation a RangeVar names, and the schema it was found in: a qualified
 /// name in its schema, an unqualified one through [`SEARCH_PATH`].
 pub(super) fn lookup_relation(

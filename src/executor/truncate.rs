@@ -40,17 +40,12 @@ use crate::storage::ids::ForkNumber;
 use crate::txn::snapshot::ClogOracle;
 
 use super::{
-    command, lookup_relation, SessionCatalog, StorageContext, XidSource, PG_CATALOG_NAMESPACE,
+    command, lookup_relation, refuse_system_catalog, require_table, SessionCatalog, StorageContext,
+    XidSource,
 };
-
-/// PostgreSQL's other namespace of system relations (`IsSystemClass`).
-const PG_TOAST_NAMESPACE: &str = "pg_toast";
 
 /// How many allocated OIDs whose file already exists are skipped before giving up.
 const MAX_RELFILENODE_ATTEMPTS: u32 = 1000;
-
-/// SQLSTATE 42809 wrong_object_type.
-const WRONG_OBJECT_TYPE: &str = "42809";
 
 pub(super) fn truncate_statement(
     s: &protobuf::TruncateStmt,
@@ -98,18 +93,8 @@ fn resolve(ctx: &StorageContext<'_>, rv: &protobuf::RangeVar) -> QuillResult<Rel
             e.position = None;
             e
         })?;
-    if rel.kind != b'r' {
-        return Err(QuillError::new(
-            WRONG_OBJECT_TYPE,
-            format!("\"{}\" is not a table", rel.name),
-        ));
-    }
-    if schema == PG_CATALOG_NAMESPACE || schema == PG_TOAST_NAMESPACE {
-        return Err(QuillError::new(
-            sqlstate::INSUFFICIENT_PRIVILEGE,
-            format!("permission denied: \"{}\" is a system catalog", rel.name),
-        ));
-    }
+    require_table(&rel)?;
+    refuse_system_catalog(&schema, &rel)?;
     Ok(rel)
 }
 
