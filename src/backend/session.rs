@@ -260,11 +260,11 @@ impl Session {
         if !keep_open && implicit {
             self.end_implicit_block(succeeded);
         }
-        let settings = crate::txn::xact::CommitSettings::from_config(&self.config);
         if let Some(storage) = self.storage.as_mut() {
             if keep_open {
                 storage.next_command();
             } else {
+                let settings = crate::txn::xact::CommitSettings::from_config(&self.config);
                 storage.finish_transaction(succeeded, &settings)?;
             }
         }

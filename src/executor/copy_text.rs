@@ -153,15 +153,11 @@ pub(super) fn parse_line(
                 other => value.push(other),
             }
         }
-        if &line[start..i] == null {
-            fields.push(None);
-        } else {
-            fields.push(Some(utf8(value)?));
+        let is_null = &line[start..i] == null;
+        match end_field(&mut fields, line, i, value, is_null)? {
+            Some(next) => i = next,
+            None => return Ok(fields),
         }
-        if i >= line.len() {
-            return Ok(fields);
-        }
-        i += 1; // the delimiter
     }
 }
 
@@ -211,16 +207,25 @@ pub(super) fn parse_csv_line(
                 }
             }
         }
-        if !quoted && &line[start..i] == null {
-            fields.push(None);
-        } else {
-            fields.push(Some(utf8(value)?));
+        let is_null = !quoted && &line[start..i] == null;
+        match end_field(&mut fields, line, i, value, is_null)? {
+            Some(next) => i = next,
+            None => return Ok(fields),
         }
-        if i >= line.len() {
-            return Ok(fields);
-        }
-        i += 1; // the delimiter
     }
+}
+
+/// Ends a field that stops at `i`: NULL, or its decoded bytes. Returns where the
+/// next field starts (after the delimiter), or `None` at the end of the line.
+fn end_field(
+    fields: &mut Vec<Option<String>>,
+    line: &[u8],
+    i: usize,
+    value: Vec<u8>,
+    is_null: bool,
+) -> QuillResult<Option<usize>> {
+    fields.push(if is_null { None } else { Some(utf8(value)?) });
+    Ok((i < line.len()).then_some(i + 1))
 }
 
 /// Appends one value in CSV format (PostgreSQL's CopyAttributeOutCSV): quoted

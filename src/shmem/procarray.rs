@@ -23,7 +23,9 @@ pub enum ProcKind {
     Checkpointer = 4,
 }
 
+/// `Default` is the free, all-zero slot (what a fresh segment holds).
 #[repr(C)]
+#[derive(Default)]
 pub struct ProcSlot {
     /// Pid of the occupant, 0 when free. Written by the occupant at start and by the
     /// postmaster when it reaps the occupant.
@@ -134,22 +136,9 @@ pub fn find_backend_for_cancel(procs: &[ProcSlot], pid: i32, key: i32) -> Option
 mod tests {
     use super::*;
 
-    fn empty_slot() -> ProcSlot {
-        ProcSlot {
-            pid: AtomicI32::new(0),
-            cancel_key: AtomicI32::new(0),
-            kind: AtomicU32::new(0),
-            xid: AtomicU32::new(0),
-            xmin: AtomicU32::new(0),
-            wait_futex: AtomicU32::new(0),
-            waiting_for_xid: AtomicU32::new(0),
-            delay_checkpoint_start: AtomicU32::new(0),
-        }
-    }
-
     #[test]
     fn cancel_needs_pid_and_key_to_match() {
-        let slots = [empty_slot(), empty_slot()];
+        let slots = [ProcSlot::default(), ProcSlot::default()];
         slots[1].occupy(ProcKind::Backend, 42);
         let me = nix::unistd::getpid().as_raw();
         assert_eq!(find_backend_for_cancel(&slots, me, 42), Some(me));
@@ -164,7 +153,7 @@ mod tests {
     fn checkpoint_waits_for_commits_in_their_window() {
         use std::sync::atomic::AtomicBool;
         use std::sync::Arc;
-        let slots: Arc<[ProcSlot; 2]> = Arc::new([empty_slot(), empty_slot()]);
+        let slots: Arc<[ProcSlot; 2]> = Arc::new([ProcSlot::default(), ProcSlot::default()]);
         slots[0].xid.store(100, Ordering::SeqCst);
         let guard = DelayCheckpointStart::enter(&slots[0]);
         let done = Arc::new(AtomicBool::new(false));

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::clog::*;
@@ -139,19 +139,6 @@ pub(super) fn new_disk() -> (SimulatedDisk, Arc<dyn FileIo>) {
     io.create_dir_all(Path::new("pg_wal")).unwrap();
     io.create_dir_all(Path::new("global")).unwrap();
     (disk, io)
-}
-
-pub(super) fn new_slot() -> ProcSlot {
-    ProcSlot {
-        pid: AtomicI32::new(0),
-        cancel_key: AtomicI32::new(0),
-        kind: AtomicU32::new(0),
-        xid: AtomicU32::new(0),
-        xmin: AtomicU32::new(0),
-        wait_futex: AtomicU32::new(0),
-        waiting_for_xid: AtomicU32::new(0),
-        delay_checkpoint_start: AtomicU32::new(0),
-    }
 }
 
 fn seeds() -> u64 {
@@ -398,7 +385,7 @@ fn assign_xid_extends_clog_before_handing_out_the_first_xid_of_a_page() {
     let clog = Clog::attach(&txn.clog, io, wal.clone());
     clog.trim_after_recovery(CLOG_XACTS_PER_PAGE - 2).unwrap();
     let next_xid = AtomicU32::new(CLOG_XACTS_PER_PAGE - 2);
-    let slot = new_slot();
+    let slot = ProcSlot::default();
     let mut got = Vec::new();
     for _ in 0..4 {
         let xid = assign_xid(&txn.xid_gen_lock, &next_xid, &slot, &clog, wal.as_ref()).unwrap();
@@ -523,7 +510,7 @@ fn commit_delay_waits_only_with_enough_other_running_transactions() {
     let wal = FakeWal::new();
     let clog = Clog::attach(&new_txn_shared().clog, io, wal.clone());
     clog.extend_for(3, wal.as_ref()).unwrap();
-    let procs: Vec<ProcSlot> = (0..4).map(|_| new_slot()).collect();
+    let procs: Vec<ProcSlot> = (0..4).map(|_| ProcSlot::default()).collect();
     procs[0].xid.store(10, Ordering::SeqCst); // the committer itself
     procs[2].xid.store(11, Ordering::SeqCst);
     let settings = CommitSettings {
@@ -561,7 +548,7 @@ fn redo_applied_twice_equals_redo_applied_once() {
         let txn = new_txn_shared();
         let clog = Clog::attach(&txn.clog, Arc::clone(&io), wal.clone());
         let next_xid = AtomicU32::new(3);
-        let slot = new_slot();
+        let slot = ProcSlot::default();
         let mut expected = HashMap::new();
         for _ in 0..300 {
             if rng.chance(1, 40) {
@@ -650,7 +637,7 @@ fn end_of_recovery_aborts_in_progress_xids_and_trims_the_current_page() {
 
 #[test]
 fn snapshot_lists_other_running_xids_below_next_xid() {
-    let procs: Vec<ProcSlot> = (0..5).map(|_| new_slot()).collect();
+    let procs: Vec<ProcSlot> = (0..5).map(|_| ProcSlot::default()).collect();
     for (slot, xid) in procs.iter().zip([0, 110, 105, 130, 200]) {
         slot.xid.store(xid, Ordering::SeqCst);
     }
@@ -680,7 +667,7 @@ fn snapshot_and_clog_oracle_drive_heap_visibility() {
     let txn = new_txn_shared();
     let clog = Clog::attach(&txn.clog, io, wal.clone());
     let next_xid = AtomicU32::new(3);
-    let procs: Vec<ProcSlot> = (0..4).map(|_| new_slot()).collect();
+    let procs: Vec<ProcSlot> = (0..4).map(|_| ProcSlot::default()).collect();
     let assign = |slot: &ProcSlot| {
         assign_xid(&txn.xid_gen_lock, &next_xid, slot, &clog, wal.as_ref()).unwrap()
     };

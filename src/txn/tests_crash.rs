@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use super::clog::{page_of, Clog, TransactionStatus, CLOG_XACTS_PER_PAGE};
-use super::tests::{new_disk, new_slot, new_txn_shared};
+use super::tests::{new_disk, new_txn_shared};
 use super::xact::{abort, abort_in_progress_after_recovery, commit, end_transaction};
 use super::xid::{assign_xid, FIRST_NORMAL_TRANSACTION_ID};
 use super::*;
@@ -90,7 +90,7 @@ fn power_loss_keeps_every_acknowledged_commit_in_clog_after_redo() {
         let txn = new_txn_shared();
         let clog = Clog::attach(&txn.clog, Arc::clone(&io), wal.clone());
         let next_xid = AtomicU32::new(FIRST_NORMAL_TRANSACTION_ID);
-        let slot = new_slot();
+        let slot = ProcSlot::default();
         let mut outcomes: HashMap<TransactionId, Outcome> = HashMap::new();
         let total = 40 + rng.below(120);
         for _ in 0..total {

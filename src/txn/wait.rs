@@ -146,10 +146,9 @@ fn deadlock_error(cycle: &[Edge]) -> QuillError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::txn::tests::new_slot;
 
     fn slots(n: usize) -> Vec<ProcSlot> {
-        (0..n).map(|_| new_slot()).collect()
+        (0..n).map(|_| ProcSlot::default()).collect()
     }
 
     fn occupy(slot: &ProcSlot, pid: i32, xid: TransactionId) {
